@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import logging
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from campaign.config import INSTANCE_PATH, PROJECT_ROOT, load_config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                instance_path=str(INSTANCE_PATH))
+    app.config.from_object(load_config())
+    if overrides:
+        app.config.update(overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    from campaign.security import register_security
+
+    register_security(app)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
+                                x_proto=1, x_host=1)
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from campaign.extensions import celery_init_app, csrf, db, limiter, migrate
+    from campaign.mail.transport import transport_from_config
+    from campaign.pages.cache import PageCaches, ViewCounter
+
+    redis_url = app.config.get("REDIS_URL")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    # Redis down must not take the sign form down with it: limits fall back to memory.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config.get("CELERY_QUEUE", "campaign"))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    celery_init_app(app)
+    app.extensions["mail_transport"] = transport_from_config(app.config)
+    app.extensions["page_caches"] = PageCaches.from_config(app.config)
+    app.extensions["view_counter"] = ViewCounter(lambda: db.engine,
+                                                 app.config["VIEW_FLUSH_SECONDS"])
+
+
+def register_blueprints(app: Flask) -> None:
+    from campaign.health.views import bp as health_bp
+    from campaign.pages.views import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(health_bp)
+
+
+def register_commands(app: Flask) -> None:
+    from campaign.cli import register_cli
+
+    register_cli(app)

@@ -1,0 +1,38 @@
+"""Validation and rendering helpers for text that comes from people."""
+
+from __future__ import annotations
+
+import re
+
+import nh3
+from markdown_it import MarkdownIt
+
+# Anything that could break out of a header line or fake one.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
+
+ALLOWED_TAGS = {
+    "p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "h2", "h3", "h4",
+    "code", "pre", "hr",
+}
+
+
+def has_control_characters(value: str) -> bool:
+    return bool(CONTROL_CHARACTERS.search(value))
+
+
+def render_markdown(source: str) -> str:
+    """Markdown to HTML that is safe to put on a supporter page.
+
+    Raw HTML is not rendered at all, and nh3 strips whatever else could run script or
+    load a third-party asset (no <img>, no style attributes).
+    """
+    html = _markdown.render(source or "")
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )

@@ -1,0 +1,115 @@
+"""Configuration, read from the environment only.
+
+`CAMPAIGN_ENV` picks the class: `development` (the default, the embedded set-up:
+SQLite, tasks in-process, mail to an outbox folder), `production` or `testing`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = Path(os.environ.get("INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+# Checked at start-up in production: without these the app would send mail from a
+# made-up address, sign sessions with a public key or lose tasks.
+PRODUCTION_REQUIRED = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BASE_URL",
+    "SMTP_URL",
+    "MAIL_FROM",
+    "ORG_NAME",
+    "ORG_POSTAL_ADDRESS",
+)
+
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_PATH / 'campaign.sqlite3'}"
+    # Operators paste URLs from hosting dashboards; make them use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    BASE_URL = (os.environ.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    SMTP_URL = os.environ.get("SMTP_URL") or None
+    OUTBOX_DIR = os.environ.get("OUTBOX_DIR") or str(INSTANCE_PATH / "outbox")
+    MAIL_FROM = os.environ.get("MAIL_FROM") or "Campaign demo <campaign@example.org>"
+    ORG_NAME = os.environ.get("ORG_NAME") or "Campaign demo organisation"
+    ORG_POSTAL_ADDRESS = os.environ.get("ORG_POSTAL_ADDRESS") or "1 Example Street, Example City"
+
+    # Public POST limit per client address. Behind a proxy set PROXY_FIX_X_FOR to the
+    # number of proxies, or every supporter shares the proxy's address and limit.
+    SIGN_RATE_LIMIT = os.environ.get("SIGN_RATE_LIMIT") or "10/minute;100/hour"
+    PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
+
+    # Signature counts on pages may be this stale; a count(*) per page per process per
+    # window instead of a counter row that every signature would have to update.
+    COUNT_CACHE_SECONDS = float(os.environ.get("COUNT_CACHE_SECONDS") or 1.0)
+    PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS") or 2.0)
+    VIEW_FLUSH_SECONDS = float(os.environ.get("VIEW_FLUSH_SECONDS") or 5.0)
+
+    WTF_CSRF_TIME_LIMIT = None  # a page left open over lunch must still submit
+    MAX_CONTENT_LENGTH = 64 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    # Wording of consents; a change of wording gets a new version so that every
+    # recorded consent says exactly what the supporter saw.
+    CONSENT_EMAIL_UPDATES_VERSION = "email-updates-2026-11"
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+
+
+CONFIGS = {c.ENV_NAME: c for c in (DevelopmentConfig, TestingConfig, ProductionConfig)}
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def load_config(env_name: str | None = None) -> Config:
+    env_name = env_name or os.environ.get("CAMPAIGN_ENV") or "development"
+    try:
+        config = CONFIGS[env_name]()
+    except KeyError:
+        raise ConfigurationError(
+            f"CAMPAIGN_ENV={env_name!r} is not one of {', '.join(CONFIGS)}") from None
+    if env_name == "production":
+        missing = [name for name in PRODUCTION_REQUIRED if not os.environ.get(name)]
+        if missing:
+            raise ConfigurationError(
+                "Refusing to start in production without: " + ", ".join(missing))
+        if os.environ["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY or len(os.environ["SECRET_KEY"]) < 32:
+            raise ConfigurationError("SECRET_KEY must be a random string of 32+ characters")
+    return config

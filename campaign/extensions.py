@@ -1,0 +1,78 @@
+"""Extension instances, unbound until `create_app` calls their `init_app`."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names, so Alembic migrations can drop and alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+
+def celery_config(app: Flask) -> dict:
+    redis_url = app.config.get("REDIS_URL")
+    return {
+        "broker_url": redis_url or "memory://",
+        # Without Redis (the embedded default) tasks run in-process, right after commit.
+        "task_always_eager": redis_url is None,
+        # In-process mode: a mail failure must not turn a recorded signature into an
+        # error page; the row stays pending and the sweep finds it again.
+        "task_eager_propagates": False,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        # A task is acknowledged after it ran, and re-delivered when its worker died.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 4,
+        "broker_connection_retry_on_startup": True,
+        # Publishing must fail fast when Redis is down: the row is committed already and
+        # the sweep re-queues it, so the supporter need not wait on the broker.
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0.1,
+                                      "interval_step": 0.2, "interval_max": 0.5},
+        "broker_transport_options": {"visibility_timeout": 3600,
+                                     "socket_connect_timeout": 2, "socket_timeout": 5},
+        "task_default_queue": app.config.get("CELERY_QUEUE", "campaign"),
+        "imports": ["workers.supporters"],
+        "beat_schedule": {
+            "sweep-thank-yous": {"task": "supporters.sweep_thank_yous", "schedule": 60.0},
+        },
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Flask's Celery pattern: every task runs inside an application context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(celery_config(app))
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+
+from campaign.common.text import has_control_characters
+
+NAME_MAX = 100
+SOURCE_PATTERN = re.compile(r"[^a-z0-9_.-]")
+
+
+def no_control_characters(form: FlaskForm, field: StringField) -> None:
+    if field.data and has_control_characters(field.data):
+        raise ValidationError("Please use a single line without special characters.")
+
+
+def clean_source(value: str | None) -> str:
+    """`?source=` is chosen by whoever wrote the link; keep it short and plain."""
+    return SOURCE_PATTERN.sub("", (value or "").lower())[:40]
+
+
+def clip(value: str | None, limit: int) -> str:
+    # Tracking fields come from URLs we do not control: shorten, never reject the signature.
+    value = value or ""
+    return "" if has_control_characters(value) else value[:limit]
+
+
+class SignForm(FlaskForm):
+    first_name = StringField(
+        "First name",
+        validators=[DataRequired("Please give your first name."),
+                    Length(max=NAME_MAX, message="Please keep this under 100 characters."),
+                    no_control_characters])
+    last_name = StringField(
+        "Last name",
+        validators=[DataRequired("Please give your last name."),
+                    Length(max=NAME_MAX, message="Please keep this under 100 characters."),
+                    no_control_characters])
+    email = EmailField(
+        "Email",
+        validators=[DataRequired("Please give your email address."),
+                    Length(max=254, message="That email address is too long."),
+                    no_control_characters,
+                    Email("Please check your email address: it doesn't look complete.")])
+    postal_code = StringField(
+        "ZIP or postal code",
+        validators=[Optional(),
+                    Length(max=12, message="Please keep this under 12 characters."),
+                    Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$",
+                           message="Please use only letters, digits, spaces and hyphens.")])
+    country = StringField(
+        "Country (two-letter code)",
+        default="US",
+        validators=[Optional(),
+                    Regexp(r"^[A-Za-z]{2}$", message="Please use a two-letter code such as US.")])
+    # Never pre-ticked: consent is something the supporter does.
+    opt_in = BooleanField("Keep me informed about this campaign by email.", default=False)
+    # Hidden from people by CSS; a bot filling every field fills this one too.
+    website = StringField("Leave this empty", validators=[Optional()])
+
+    source = HiddenField()
+    utm_source = HiddenField()
+    utm_medium = HiddenField()
+    utm_campaign = HiddenField()
+    utm_term = HiddenField()
+    utm_content = HiddenField()
+    referrer = HiddenField()
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.website.data)

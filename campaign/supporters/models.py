@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.common.types import UTCDateTime, utcnow
+from campaign.extensions import db
+
+
+class Supporter(db.Model):
+    __tablename__ = "supporters"
+    __table_args__ = (
+        # Emails are stored normalised to lower case and the database holds us to it,
+        # so the unique constraint is case-insensitive on every backend.
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actions: Mapped[list[Action]] = relationship(back_populates="supporter")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class ThankYouStatus(str, enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Action(db.Model):
+    """A supporter's signature on one page; at most one per supporter and page."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("action_page_id", "supporter_id"),
+        # The sweep looks for thank-yous left behind by a lost message or worker.
+        Index("ix_actions_thank_you_pending", "thank_you_status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_page_id: Mapped[int] = mapped_column(
+        ForeignKey("action_pages.id", ondelete="CASCADE"))
+    supporter_id: Mapped[int] = mapped_column(
+        ForeignKey("supporters.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(40), default="")
+    utm_source: Mapped[str] = mapped_column(String(255), default="")
+    utm_medium: Mapped[str] = mapped_column(String(255), default="")
+    utm_campaign: Mapped[str] = mapped_column(String(255), default="")
+    utm_term: Mapped[str] = mapped_column(String(255), default="")
+    utm_content: Mapped[str] = mapped_column(String(255), default="")
+    referrer: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # The thank-you email's delivery state lives with the action: the database, not the
+    # broker, is the record of what still has to be sent.
+    thank_you_status: Mapped[str] = mapped_column(String(16),
+                                                  default=ThankYouStatus.PENDING.value)
+    thank_you_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    thank_you_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    thank_you_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    thank_you_error: Mapped[str] = mapped_column(String(500), default="")
+
+    supporter: Mapped[Supporter] = relationship(back_populates="actions")
+    page: Mapped["ActionPage"] = relationship()  # noqa: F821 - resolved by name
+
+
+class Consent(db.Model):
+    """What a supporter agreed to, in which wording, when and where."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supporter_id: Mapped[int] = mapped_column(
+        ForeignKey("supporters.id", ondelete="CASCADE"), index=True)
+    action_page_id: Mapped[int | None] = mapped_column(
+        ForeignKey("action_pages.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(40))
+    wording_version: Mapped[str] = mapped_column(String(40))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

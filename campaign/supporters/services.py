@@ -1,0 +1,167 @@
+"""Supporters and their actions: signing, consent, and the thank-you email's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from campaign.common.types import utcnow
+from campaign.extensions import db
+from campaign.supporters.models import Action, Consent, Supporter, ThankYouStatus
+
+EMAIL_UPDATES = "email_updates"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@dataclass(frozen=True)
+class Signature:
+    email: str
+    first_name: str
+    last_name: str
+    postal_code: str = ""
+    country: str = ""
+    opted_in: bool = False
+    source: str = ""
+    utm: dict[str, str] | None = None
+    referrer: str = ""
+
+
+@dataclass(frozen=True)
+class SignResult:
+    action: Action | None
+    supporter_id: int
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.action is None
+
+
+def _insert_for_dialect():
+    return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+
+
+def record_signature(page_id: int, signature: Signature, consent_version: str) -> SignResult:
+    """Writes supporter, action and consent for one signature; flushes, the caller commits.
+
+    Concurrent signatures with one email meet at the database's unique constraints
+    (`ON CONFLICT`), not in Python. A second signature on the same page returns a
+    result with no action and changes nothing; the caller should roll back.
+    """
+    insert = _insert_for_dialect()
+    email = normalise_email(signature.email)
+    supporter_id = db.session.scalar(
+        insert(Supporter)
+        .values(email=email, first_name=signature.first_name, last_name=signature.last_name,
+                postal_code=signature.postal_code, country=signature.country,
+                created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(Supporter.id))
+    is_new_supporter = supporter_id is not None
+    if not is_new_supporter:
+        supporter_id = db.session.scalar(select(Supporter.id).where(Supporter.email == email))
+
+    utm = signature.utm or {}
+    action_id = db.session.scalar(
+        insert(Action)
+        .values(action_page_id=page_id, supporter_id=supporter_id, source=signature.source,
+                referrer=signature.referrer, created_at=utcnow(),
+                thank_you_status=ThankYouStatus.PENDING.value, thank_you_attempts=0,
+                thank_you_error="",
+                **{f"utm_{key}": utm.get(key, "") for key in UTM_KEYS})
+        .on_conflict_do_nothing(index_elements=["action_page_id", "supporter_id"])
+        .returning(Action.id))
+    if action_id is None:
+        return SignResult(action=None, supporter_id=supporter_id)
+
+    if not is_new_supporter:
+        _fill_blank_details(supporter_id, signature)
+    if signature.opted_in:
+        db.session.add(Consent(supporter_id=supporter_id, action_page_id=page_id,
+                               kind=EMAIL_UPDATES, wording_version=consent_version,
+                               granted_at=utcnow()))
+    db.session.flush()
+    return SignResult(action=db.session.get(Action, action_id), supporter_id=supporter_id)
+
+
+UTM_KEYS = ("source", "medium", "campaign", "term", "content")
+
+
+def _fill_blank_details(supporter_id: int, signature: Signature) -> None:
+    # Anyone can type anyone's email into a public form, so a new signature may fill in
+    # what we lack but never overwrites what the supporter told us before.
+    for column, value in (("first_name", signature.first_name),
+                          ("last_name", signature.last_name),
+                          ("postal_code", signature.postal_code),
+                          ("country", signature.country)):
+        if value:
+            db.session.execute(
+                update(Supporter)
+                .where(Supporter.id == supporter_id, getattr(Supporter, column) == "")
+                .values({column: value}))
+
+
+# Thank-you email state. Claiming is a conditional UPDATE, so of two copies of a task only
+# one finds the row pending and goes on to send.
+
+CLAIM_EXPIRES_AFTER = timedelta(minutes=10)
+LOST_MESSAGE_AFTER = timedelta(minutes=5)
+
+
+def claim_thank_you(action_id: int) -> Action | None:
+    """Marks the thank-you as being sent, if nobody else is sending or has sent it.
+
+    A claim older than CLAIM_EXPIRES_AFTER belongs to a worker that died and may be
+    taken over. The caller must commit before sending.
+    """
+    now = utcnow()
+    claimed = db.session.execute(
+        update(Action)
+        .where(Action.id == action_id,
+               or_(Action.thank_you_status == ThankYouStatus.PENDING.value,
+                   and_(Action.thank_you_status == ThankYouStatus.SENDING.value,
+                        Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER)))
+        .values(thank_you_status=ThankYouStatus.SENDING.value, thank_you_claimed_at=now,
+                thank_you_attempts=Action.thank_you_attempts + 1)
+        .returning(Action.id)
+    ).scalar()
+    if claimed is None:
+        return None
+    return db.session.get(Action, action_id, populate_existing=True)
+
+
+def mark_thank_you_sent(action: Action) -> None:
+    action.thank_you_status = ThankYouStatus.SENT.value
+    action.thank_you_sent_at = utcnow()
+    action.thank_you_error = ""
+
+
+def release_thank_you(action: Action, error: str) -> None:
+    """Gives a claimed thank-you back after a transient failure, for the retry."""
+    action.thank_you_status = ThankYouStatus.PENDING.value
+    action.thank_you_error = error[:500]
+
+
+def fail_thank_you(action: Action, error: str) -> None:
+    action.thank_you_status = ThankYouStatus.FAILED.value
+    action.thank_you_error = error[:500]
+
+
+def thank_yous_to_requeue(limit: int = 1000) -> list[int]:
+    """Ids of thank-yous that a lost broker message or a killed worker left behind."""
+    now = utcnow()
+    return list(db.session.scalars(
+        select(Action.id)
+        .where(or_(and_(Action.thank_you_status == ThankYouStatus.PENDING.value,
+                        Action.created_at < now - LOST_MESSAGE_AFTER,
+                        # A thank-you given back for a retry is waiting on its countdown.
+                        or_(Action.thank_you_claimed_at.is_(None),
+                            Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER)),
+                   and_(Action.thank_you_status == ThankYouStatus.SENDING.value,
+                        Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER)))
+        .order_by(Action.id).limit(limit)))

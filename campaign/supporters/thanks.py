@@ -1,0 +1,41 @@
+"""The thank-you email a supporter receives after signing."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.message import EmailMessage
+from urllib.parse import quote
+
+from flask import current_app
+
+from campaign.mail.messages import build_message
+from campaign.supporters.models import Action
+
+
+def share_links(page_url: str, title: str) -> list[tuple[str, str]]:
+    """Plain links: nothing from these sites loads until the supporter clicks one."""
+    url, text = quote(page_url, safe=""), quote(title, safe="")
+    return [
+        ("Email", f"mailto:?subject={text}&body={url}"),
+        ("WhatsApp", f"https://wa.me/?text={text}%20{url}"),
+        ("Telegram", f"https://t.me/share/url?url={url}&text={text}"),
+        ("X", f"https://x.com/intent/post?url={url}&text={text}"),
+        ("Facebook", f"https://www.facebook.com/sharer/sharer.php?u={url}"),
+    ]
+
+
+def page_url(slug: str) -> str:
+    return f"{current_app.config['BASE_URL']}/a/{slug}"
+
+
+def build_thank_you(action: Action) -> EmailMessage:
+    supporter, page = action.supporter, action.page
+    url = page_url(page.slug)
+    return build_message(
+        "thank_you",
+        to=Address(display_name=supporter.full_name, addr_spec=supporter.email),
+        subject=f"Thank you for signing: {page.title}",
+        context={"supporter": supporter, "page": page, "page_url": url,
+                 "share_links": share_links(url, page.title)},
+        idempotency_key=f"thank-you:{action.id}",
+    )
