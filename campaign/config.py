@@ -50,6 +50,7 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     BASE_URL = (os.environ.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     SMTP_URL = os.environ.get("SMTP_URL") or None
+    CELERY_QUEUE = os.environ.get("CELERY_QUEUE") or "campaign"
     OUTBOX_DIR = os.environ.get("OUTBOX_DIR") or str(INSTANCE_PATH / "outbox")
     MAIL_FROM = os.environ.get("MAIL_FROM") or "Campaign demo <campaign@example.org>"
     ORG_NAME = os.environ.get("ORG_NAME") or "Campaign demo organisation"

@@ -55,12 +55,23 @@ def celery_config(app: Flask) -> dict:
                                       "interval_step": 0.2, "interval_max": 0.5},
         "broker_transport_options": {"visibility_timeout": 3600,
                                      "socket_connect_timeout": 2, "socket_timeout": 5},
-        "task_default_queue": app.config.get("CELERY_QUEUE", "campaign"),
+        "task_default_queue": app.config["CELERY_QUEUE"],
         "imports": ["workers.supporters"],
         "beat_schedule": {
             "sweep-thank-yous": {"task": "supporters.sweep_thank_yous", "schedule": 60.0},
         },
     }
+
+
+def enqueue(task: Task, *args: object) -> None:
+    """Queues `task` on the current Flask app's own Celery app.
+
+    `shared_task` would pick whichever Celery app was made last; a process holding two
+    Flask apps (tests, scripts) must not send one app's work to the other's broker.
+    """
+    from flask import current_app
+
+    current_app.extensions["celery"].tasks[task.name].delay(*args)
 
 
 def celery_init_app(app: Flask) -> Celery:

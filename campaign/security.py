@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Flask, Response, abort, render_template, request
+from flask import Flask, Request, Response, render_template
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest
+from werkzeug.formparser import FormDataParser
 
 # Supporter pages load nothing from another origin: no fonts, scripts, styles or images.
 CONTENT_SECURITY_POLICY = (
@@ -25,19 +27,25 @@ SECURITY_HEADERS = {
 }
 
 
-def require_utf8_form() -> None:
-    """Rejects a form body that is not UTF-8, before anything reads it.
+class StrictFormDataParser(FormDataParser):
+    """Refuses a url-encoded form that is not UTF-8.
 
-    Werkzeug would decode it with replacement characters and we would store mojibake.
+    Werkzeug would keep the bad bytes as %-escapes and we would store mojibake. Raising
+    an HTTP error (not a ValueError, which the parser swallows) makes it a 400 wherever
+    the form is first read, CSRF check included.
     """
-    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
-        return
-    raw = request.get_data(cache=True)
-    try:
-        parse_qsl(raw.decode("ascii", errors="strict") if raw.isascii() else raw.decode("utf-8"),
-                  keep_blank_values=True, encoding="utf-8", errors="strict")
-    except UnicodeDecodeError:
-        abort(400, description="The form was not sent as UTF-8 text.")
+
+    def _parse_urlencoded(self, stream, mimetype, content_length, options):
+        try:
+            items = parse_qsl(stream.read().decode(), keep_blank_values=True,
+                              encoding="utf-8", errors="strict")
+        except UnicodeDecodeError:
+            raise BadRequest("The form was not sent as UTF-8 text.") from None
+        return stream, self.cls(items), self.cls()
+
+
+class StrictRequest(Request):
+    form_data_parser_class = StrictFormDataParser
 
 
 def add_security_headers(response: Response) -> Response:
@@ -51,7 +59,7 @@ def _error_page(status: int, title: str, message: str):
 
 
 def register_security(app: Flask) -> None:
-    app.before_request(require_utf8_form)
+    app.request_class = StrictRequest
     app.after_request(add_security_headers)
 
     @app.errorhandler(CSRFError)

@@ -7,7 +7,7 @@ import random
 
 from celery import shared_task
 
-from campaign.extensions import db
+from campaign.extensions import db, enqueue
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you
@@ -59,7 +59,7 @@ def sweep_thank_yous() -> int:
     """Re-queues thank-yous whose broker message was lost or whose worker died."""
     action_ids = services.thank_yous_to_requeue()
     for action_id in action_ids:
-        send_thank_you.delay(action_id)
+        enqueue(send_thank_you, action_id)
     if action_ids:
         log.info("re-queued %d thank-you emails", len(action_ids))
     return len(action_ids)

@@ -17,6 +17,10 @@ def no_control_characters(form: FlaskForm, field: StringField) -> None:
         raise ValidationError("Please use a single line without special characters.")
 
 
+def strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 def clean_source(value: str | None) -> str:
     """`?source=` is chosen by whoever wrote the link; keep it short and plain."""
     return SOURCE_PATTERN.sub("", (value or "").lower())[:40]
@@ -31,28 +35,33 @@ def clip(value: str | None, limit: int) -> str:
 class SignForm(FlaskForm):
     first_name = StringField(
         "First name",
+        filters=[strip],
         validators=[DataRequired("Please give your first name."),
                     Length(max=NAME_MAX, message="Please keep this under 100 characters."),
                     no_control_characters])
     last_name = StringField(
         "Last name",
+        filters=[strip],
         validators=[DataRequired("Please give your last name."),
                     Length(max=NAME_MAX, message="Please keep this under 100 characters."),
                     no_control_characters])
     email = EmailField(
         "Email",
+        filters=[strip],
         validators=[DataRequired("Please give your email address."),
                     Length(max=254, message="That email address is too long."),
                     no_control_characters,
                     Email("Please check your email address: it doesn't look complete.")])
     postal_code = StringField(
         "ZIP or postal code",
+        filters=[strip],
         validators=[Optional(),
                     Length(max=12, message="Please keep this under 12 characters."),
                     Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]*$",
                            message="Please use only letters, digits, spaces and hyphens.")])
     country = StringField(
         "Country (two-letter code)",
+        filters=[strip],
         default="US",
         validators=[Optional(),
                     Regexp(r"^[A-Za-z]{2}$", message="Please use a two-letter code such as US.")])

@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, redirect, render_template, req
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from campaign.extensions import db, limiter
+from campaign.extensions import db, enqueue, limiter
 from campaign.pages import services
 from campaign.pages.forms import SignForm, clean_source, clip
 from campaign.pages.services import PageView
@@ -111,7 +111,7 @@ def sign(slug: str):
 def enqueue_thank_you(action_id: int) -> None:
     # The signature is committed; if the broker is down the sweep finds the row later.
     try:
-        send_thank_you.delay(action_id)
+        enqueue(send_thank_you, action_id)
     except (KombuError, RedisError, OSError):
         log.warning("broker unavailable; thank-you %s left for the sweep", action_id)
 

@@ -1,0 +1,261 @@
+"""Fixtures: real PostgreSQL, Redis, SMTP server and Celery worker; factories for rows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from campaign import create_app
+from campaign.extensions import db, limiter
+from campaign.pages import services as page_services
+from tests.helpers import csrf_token, valid_signature
+from tests.servers import SMTPSink, ThrowawayPostgres, ThrowawayRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _psycopg_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield _psycopg_url(os.environ["TEST_DATABASE_URL"])
+        return
+    server = ThrowawayPostgres()
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[ThrowawayRedis | None]:
+    """The throwaway Redis server, or None when TEST_REDIS_URL names one we don't own."""
+    if os.environ.get("TEST_REDIS_URL"):
+        yield None
+        return
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: ThrowawayRedis | None) -> str:
+    return redis_server.url if redis_server else os.environ["TEST_REDIS_URL"]
+
+
+def _create_database(server_url: str) -> str:
+    """A database of our own on the server, so tests never touch anyone else's data."""
+    name = f"campaign_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(server_url: str, database_url: str) -> None:
+    name = make_url(database_url).database
+    assert name.startswith("campaign_test_")
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    url = _create_database(postgres_server_url)
+    yield url
+    _drop_database(postgres_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SMTPSink]:
+    sink = SMTPSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def queue_name() -> str:
+    return f"campaign-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def app_settings(database_url: str, redis_url: str, smtp_sink: SMTPSink, queue_name: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-to-pass",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": smtp_sink.url,
+        "CELERY_QUEUE": queue_name,
+        "RATELIMIT_KEY_PREFIX": queue_name,
+        "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+        "BASE_URL": "http://campaign.test",
+        "MAIL_FROM": "Campaign Test <campaign@example.org>",
+        "ORG_NAME": "Test Organisation",
+        "ORG_POSTAL_ADDRESS": "1 Test Street, Testville",
+        # Tests read counts and pages straight after writing them.
+        "COUNT_CACHE_SECONDS": 0,
+        "PAGE_CACHE_SECONDS": 0,
+        "VIEW_FLUSH_SECONDS": 0,
+        "SIGN_RATE_LIMIT": "1000/minute",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(app_settings: dict) -> Flask:
+    app = create_app(app_settings)
+    with app.app_context():
+        flask_migrate.upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app: Flask = request.getfixturevalue("app")
+    with app.app_context():
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        limiter.reset()
+    app.extensions["page_caches"].clear()
+    request.getfixturevalue("smtp_sink").clear()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def query(app: Flask) -> Callable[..., list]:
+    """Runs SQL against the test database in a fresh session: what really got committed."""
+
+    def run(sql: str, **params: object) -> list:
+        with app.app_context():
+            return [tuple(row) for row in db.session.execute(text(sql), params)]
+
+    return run
+
+
+@pytest.fixture
+def create_page(app: Flask) -> Callable[..., str]:
+    counter = iter(range(1, 1_000_000))
+
+    def create(**fields: object) -> str:
+        n = next(counter)
+        fields.setdefault("slug", f"page-{n}")
+        fields.setdefault("title", f"Test page {n}")
+        fields.setdefault("kind", "petition")
+        fields.setdefault("status", "live")
+        fields.setdefault("body_markdown", "Forced labour pays for **missiles**.")
+        fields.setdefault("cards", [("A sourced claim.", "A source", "https://example.org/s")])
+        with app.app_context():
+            campaign = page_services.get_campaign_by_slug("test") or \
+                page_services.create_campaign(slug="test", name="Test campaign")
+            page = page_services.create_page(campaign, **fields)
+            db.session.commit()
+            return page.slug
+
+    return create
+
+
+@pytest.fixture
+def sign(client: FlaskClient) -> Callable:
+    """Posts the sign form the way a browser does: page first, then the form with its token."""
+
+    def post(slug: str, **fields: str):
+        token = csrf_token(client, slug)
+        return client.post(f"/a/{slug}", data={"csrf_token": token, **valid_signature(**fields)})
+
+    return post
+
+
+@pytest.fixture(scope="session")
+def worker_env(app_settings: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "CAMPAIGN_"))}
+    env.update({
+        "CAMPAIGN_ENV": "development",
+        "DATABASE_URL": app_settings["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app_settings["REDIS_URL"],
+        "SMTP_URL": app_settings["SMTP_URL"],
+        "CELERY_QUEUE": app_settings["CELERY_QUEUE"],
+        "BASE_URL": app_settings["BASE_URL"],
+        "MAIL_FROM": app_settings["MAIL_FROM"],
+        "ORG_NAME": app_settings["ORG_NAME"],
+        "ORG_POSTAL_ADDRESS": app_settings["ORG_POSTAL_ADDRESS"],
+        "PYTHONPATH": str(ROOT),
+    })
+    return env
+
+
+class WorkerProcess:
+    """A real `celery -A workers worker` process on the test queue."""
+
+    def __init__(self, env: dict, log_path: Path, concurrency: int = 2):
+        self.env, self.log_path, self.concurrency = env, log_path, concurrency
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        log = open(self.log_path, "ab")
+        start = self.log_path.stat().st_size
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel=INFO",
+             f"--concurrency={self.concurrency}", "-Q", self.env["CELERY_QUEUE"],
+             "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("worker exited:\n" + self.log_path.read_text()[-3000:])
+            with open(self.log_path, "rb") as handle:
+                handle.seek(start)
+                if b" ready." in handle.read():
+                    return
+            time.sleep(0.1)
+        raise TimeoutError("worker not ready:\n" + self.log_path.read_text()[-3000:])
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def celery_worker(app: Flask, worker_env: dict,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    worker = WorkerProcess(worker_env, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
