@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import os
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -11,6 +13,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
                 instance_path=str(INSTANCE_PATH))
     app.config.from_object(load_config())
+    # The embedded default keeps its SQLite file and mail outbox here.
+    os.makedirs(app.instance_path, exist_ok=True)
     if overrides:
         app.config.update(overrides)
     register_extensions(app)
@@ -50,6 +54,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    import campaign.models  # noqa: F401  (registers every table with the metadata)
     from campaign.health.views import bp as health_bp
     from campaign.pages.views import bp as pages_bp
 

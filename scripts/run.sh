@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's run command: the app on its embedded default at http://127.0.0.1:5000
+# (SQLite under instance/, tasks in-process, mail written to instance/outbox/),
+# with the demo campaign seeded. Set PORT to use another port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+
+export FLASK_APP=wsgi
+.venv/bin/flask db upgrade
+.venv/bin/flask seed-demo
+echo "Open http://127.0.0.1:${PORT:-5000}/ ; thank-you emails land in ${OUTBOX_DIR:-instance/outbox/}"
+exec .venv/bin/flask run --host 127.0.0.1 --port "${PORT:-5000}"
