@@ -8,7 +8,12 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+# Install (again) only when pyproject.toml changed since the last install.
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if ! ls "$stamp"* >/dev/null 2>&1; then  # the test command's install counts too
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.'
+  touch "$stamp"
+fi
 
 export FLASK_APP=wsgi
 .venv/bin/flask db upgrade

@@ -27,6 +27,11 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# Install (again) only when pyproject.toml changed since the last install.
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-test"
+if [ ! -e "$stamp" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  touch "$stamp"
+fi
 
 exec .venv/bin/python -m pytest "$@"
