@@ -27,6 +27,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
                                 x_proto=1, x_host=1)
     logging.basicConfig(level=logging.INFO)
+    # Flask-Limiter logs each breach with the client's address; supporters' addresses
+    # stay out of our logs.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     return app
 
 
