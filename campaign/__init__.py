@@ -59,10 +59,15 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     import campaign.models  # noqa: F401  (registers every table with the metadata)
     from campaign.health.views import bp as health_bp
+    from campaign.letters.emails import build_letter_receipt
+    from campaign.letters.views import bp as letters_bp
     from campaign.pages.views import bp as pages_bp
 
     app.register_blueprint(pages_bp)
+    app.register_blueprint(letters_bp)
     app.register_blueprint(health_bp)
+    # After a letter page, the supporter's one email is a receipt listing their letters.
+    app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}
 
 
 def register_commands(app: Flask) -> None:

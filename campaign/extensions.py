@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery, Task
 from flask import Flask
 from flask_limiter import Limiter
@@ -56,14 +58,17 @@ def celery_config(app: Flask) -> dict:
         "broker_transport_options": {"visibility_timeout": 3600,
                                      "socket_connect_timeout": 2, "socket_timeout": 5},
         "task_default_queue": app.config["CELERY_QUEUE"],
-        "imports": ["workers.supporters"],
+        "imports": ["workers.supporters", "workers.letters"],
         "beat_schedule": {
             "sweep-thank-yous": {"task": "supporters.sweep_thank_yous", "schedule": 60.0},
+            "sweep-letters": {"task": "letters.sweep", "schedule": 60.0},
+            "send-letter-digests": {"task": "letters.send_digests",
+                                    "schedule": app.config["DIGEST_EVERY_SECONDS"]},
         },
     }
 
 
-def enqueue(task: Task, *args: object) -> None:
+def enqueue(task: Task, *args: object, countdown: float | None = None) -> None:
     """Queues `task` on the current Flask app's own Celery app.
 
     `shared_task` would pick whichever Celery app was made last; a process holding two
@@ -71,7 +76,20 @@ def enqueue(task: Task, *args: object) -> None:
     """
     from flask import current_app
 
-    current_app.extensions["celery"].tasks[task.name].delay(*args)
+    current_app.extensions["celery"].tasks[task.name].apply_async(args, countdown=countdown)
+
+
+def enqueue_or_leave_for_sweep(task: Task, *args: object) -> None:
+    """Queues work for a row that is already committed. If the broker is down the row
+    waits in the database, where the task's periodic sweep will find it."""
+    from kombu.exceptions import KombuError
+    from redis.exceptions import RedisError
+
+    try:
+        enqueue(task, *args)
+    except (KombuError, RedisError, OSError):
+        logging.getLogger(__name__).warning(
+            "broker unavailable; %s%r left for the sweep", task.name, args)
 
 
 def celery_init_app(app: Flask) -> Celery:

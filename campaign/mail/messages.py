@@ -25,7 +25,8 @@ def stable_message_id(key: str, mail_from: str) -> str:
 
 def build_message(template: str, *, to: str | Address, subject: str, context: dict,
                   idempotency_key: str, reply_to: str | Address | None = None) -> EmailMessage:
-    """Renders `emails/<template>.txt` and `.html` into one multipart message.
+    """Renders `emails/<template>.txt` and `.html` into one multipart message (Flask
+    autoescapes only the `.html` one).
 
     Header values go through the email package's policy, which refuses CR/LF, so a
     name cannot add a header.
@@ -46,3 +47,4 @@ def build_message(template: str, *, to: str | Address, subject: str, context: di
     message.add_alternative(render_template(f"emails/{template}.html", **context),
                             subtype="html")
     return message
+

@@ -7,6 +7,7 @@ home page, since the facts file names the articles but not their exact addresses
 
 from __future__ import annotations
 
+from campaign.letters.services import save_settings
 from campaign.pages import services
 from campaign.pages.models import Campaign, PageKind, PageStatus
 
@@ -133,6 +134,36 @@ PAGES = [
 ]
 
 
+LETTER = {
+    "subject": "Enforce the sanctions on North Korea's forced-labour exports",
+    "body_template": (
+        "As your constituent, I am asking you to treat North Korea's human-rights abuses "
+        "and its weapons programmes as the single problem they are.\n\n"
+        "The regime forces students, soldiers, prisoners and labour brigades to work "
+        "without pay, and sends workers abroad whose wages it keeps. That money helps pay "
+        "for the missiles it tests. In 2017 Congress, with members of both parties, "
+        "sanctioned the export of North Korean forced labour and the companies that buy "
+        "it. Those sanctions only work if they are enforced.\n\n"
+        "I ask you to:\n"
+        "- press for full enforcement of the forced-labour export sanctions, including "
+        "against third-country buyers;\n"
+        "- support funding for outside information to reach people inside North Korea, "
+        "working with private partners;\n"
+        "- insist that human rights are raised alongside the nuclear issue in every "
+        "conversation with China, including China's forced return of refugees.\n\n"
+        "People inside North Korea are listening: in one study almost all of them said "
+        "they consume foreign media every month. Please make sure our policy reaches them "
+        "too."
+    ),
+    "is_editable": True,
+    "max_length": 5000,
+    "targets_house": True,
+    "targets_senate": True,
+    "target_hourly_cap": 60,
+    "over_cap": "digest",
+}
+
+
 def seed_demo() -> tuple[Campaign, list[str]]:
     """Creates what is missing of the demo campaign; never edits what exists.
 
@@ -147,5 +178,7 @@ def seed_demo() -> tuple[Campaign, list[str]]:
         if spec["slug"] in existing or services.page_slug_taken(spec["slug"]):
             continue
         services.create_page(campaign, **spec)
+        if spec["kind"] == PageKind.LETTER.value:
+            save_settings(spec["slug"], **LETTER)
         created.append(spec["slug"])
     return campaign, created

@@ -7,12 +7,12 @@ from datetime import datetime, timezone
 
 from flask import (Blueprint, abort, current_app, redirect, render_template, request,
                    url_for)
-from kombu.exceptions import KombuError
-from redis.exceptions import RedisError
-
-from campaign.extensions import db, enqueue, limiter
+from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
+from campaign.letters import services as letter_services
+from campaign.letters.forms import LetterForm
 from campaign.pages import services
 from campaign.pages.forms import SignForm, clean_source, clip
+from campaign.pages.models import PageKind
 from campaign.pages.services import PageView
 from campaign.supporters.services import UTM_KEYS, Signature, record_signature
 from campaign.supporters.thanks import page_url, share_links
@@ -27,7 +27,8 @@ def _caches():
     return current_app.extensions["page_caches"]
 
 
-def _public_page(slug: str) -> PageView:
+def public_page(slug: str) -> PageView:
+    """The live or closed page at `slug`, from the per-process cache; 404 otherwise."""
     caches = _caches()
     page = caches.pages.get_or_load(slug, lambda: services.load_page_view(slug))
     if page is None or not (page.is_live or page.is_closed):
@@ -39,8 +40,11 @@ def _signature_count(page: PageView) -> int:
     return _caches().counts.get_or_load(page.id, lambda: services.count_signatures(page.id))
 
 
-def _render_page(page: PageView, form: SignForm, status: int = 200):
-    return render_template("pages/show.html", page=page, form=form,
+def render_page(page: PageView, form: SignForm, status: int = 200):
+    letter = None
+    if page.kind == PageKind.LETTER.value:
+        letter = letter_services.get_settings(page.id)
+    return render_template("pages/show.html", page=page, form=form, letter=letter,
                            signatures=_signature_count(page)), status
 
 
@@ -60,43 +64,40 @@ def index():
 
 @bp.get("/a/<slug>")
 def show(slug: str):
-    page = _public_page(slug)
+    page = public_page(slug)
     _count_view(page)
-    form = SignForm(formdata=None)
+    form = (LetterForm if page.kind == PageKind.LETTER.value else SignForm)(formdata=None)
     # Where the supporter came from travels with the form, so the signature keeps it.
     form.source.data = clean_source(request.args.get("source"))
     for key in UTM_KEYS:
         getattr(form, f"utm_{key}").data = clip(request.args.get(f"utm_{key}"), 255)
     form.referrer.data = clip(request.referrer, 1000)
-    return _render_page(page, form)
+    if isinstance(form, LetterForm):
+        settings = letter_services.get_settings(page.id)
+        form.body.data = settings.body_template if settings else ""
+    return render_page(page, form)
 
 
-def _sign_limit() -> str:
+def sign_limit() -> str:
     return current_app.config["SIGN_RATE_LIMIT"]
 
 
 @bp.post("/a/<slug>")
-@limiter.limit(_sign_limit, methods=["POST"])
+@limiter.limit(sign_limit, methods=["POST"])
 def sign(slug: str):
-    page = _public_page(slug)
+    page = public_page(slug)
     if page.is_closed:
         return render_template("pages/closed.html", page=page), 410
+    if page.kind == PageKind.LETTER.value:
+        abort(400, description="This page sends letters: please use the letter form on it.")
     form = SignForm()
     if not form.validate():
-        return _render_page(page, form, 400)
+        return render_page(page, form, 400)
     if form.is_bot:
         # Look like success so the bot learns nothing; record nothing.
         return redirect(url_for(".thanks", slug=slug), 303)
 
-    signature = Signature(
-        email=form.email.data, first_name=form.first_name.data.strip(),
-        last_name=form.last_name.data.strip(),
-        postal_code=(form.postal_code.data or "").strip().upper(),
-        country=(form.country.data or "").upper(), opted_in=form.opt_in.data,
-        source=clean_source(form.source.data),
-        utm={key: clip(getattr(form, f"utm_{key}").data, 255) for key in UTM_KEYS},
-        referrer=clip(form.referrer.data, 1000))
-    result = record_signature(page.id, signature,
+    result = record_signature(page.id, signature_from_form(form),
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
         db.session.rollback()
@@ -108,16 +109,24 @@ def sign(slug: str):
     return redirect(url_for(".thanks", slug=slug), 303)
 
 
+def signature_from_form(form: SignForm) -> Signature:
+    return Signature(
+        email=form.email.data, first_name=form.first_name.data,
+        last_name=form.last_name.data, postal_code=(form.postal_code.data or "").upper(),
+        country=(form.country.data or "").upper(),
+        town=(form.town.data or "") if isinstance(form, LetterForm) else "",
+        opted_in=form.opt_in.data,
+        source=clean_source(form.source.data),
+        utm={key: clip(getattr(form, f"utm_{key}").data, 255) for key in UTM_KEYS},
+        referrer=clip(form.referrer.data, 1000))
+
+
 def enqueue_thank_you(action_id: int) -> None:
-    # The signature is committed; if the broker is down the sweep finds the row later.
-    try:
-        enqueue(send_thank_you, action_id)
-    except (KombuError, RedisError, OSError):
-        log.warning("broker unavailable; thank-you %s left for the sweep", action_id)
+    enqueue_or_leave_for_sweep(send_thank_you, action_id)
 
 
 @bp.get("/a/<slug>/thanks")
 def thanks(slug: str):
-    page = _public_page(slug)
+    page = public_page(slug)
     return render_template("pages/thanks.html", page=page, signatures=_signature_count(page),
                            share_links=share_links(page_url(page.slug), page.title))

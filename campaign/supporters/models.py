@@ -24,6 +24,7 @@ class Supporter(db.Model):
     last_name: Mapped[str] = mapped_column(String(100), default="")
     postal_code: Mapped[str] = mapped_column(String(20), default="")
     country: Mapped[str] = mapped_column(String(2), default="")
+    town: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     actions: Mapped[list[Action]] = relationship(back_populates="supporter")

@@ -26,6 +26,7 @@ class Signature:
     last_name: str
     postal_code: str = ""
     country: str = ""
+    town: str = ""
     opted_in: bool = False
     source: str = ""
     utm: dict[str, str] | None = None
@@ -59,7 +60,7 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
         insert(Supporter)
         .values(email=email, first_name=signature.first_name, last_name=signature.last_name,
                 postal_code=signature.postal_code, country=signature.country,
-                created_at=utcnow())
+                town=signature.town, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["email"])
         .returning(Supporter.id))
     is_new_supporter = supporter_id is not None
@@ -98,7 +99,8 @@ def _fill_blank_details(supporter_id: int, signature: Signature) -> None:
     for column, value in (("first_name", signature.first_name),
                           ("last_name", signature.last_name),
                           ("postal_code", signature.postal_code),
-                          ("country", signature.country)):
+                          ("country", signature.country),
+                          ("town", signature.town)):
         if value:
             db.session.execute(
                 update(Supporter)

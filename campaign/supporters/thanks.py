@@ -29,7 +29,12 @@ def page_url(slug: str) -> str:
 
 
 def build_thank_you(action: Action) -> EmailMessage:
+    """The email sent once after an action. A domain may register its own for a page kind
+    (letters send a receipt listing each letter) in app.extensions["thank_you_builders"]."""
     supporter, page = action.supporter, action.page
+    builder = current_app.extensions.get("thank_you_builders", {}).get(page.kind)
+    if builder is not None:
+        return builder(action)
     url = page_url(page.slug)
     return build_message(
         "thank_you",

@@ -1,0 +1,82 @@
+"""The emails letters travel in: to an office, as a digest, and the supporter's receipt."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.message import EmailMessage
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from flask import current_app
+
+from campaign.letters.models import Channel, Letter, LetterDigest
+from campaign.letters.services import letters_for_action
+from campaign.mail.messages import build_message
+from campaign.supporters.models import Action
+from campaign.targets.models import Target
+
+
+def _status_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="letter-status")
+
+
+def status_token(action_id: int) -> str:
+    """An unguessable link to one supporter's letters, without a login."""
+    return _status_serializer().dumps(action_id)
+
+
+def action_id_from_token(token: str) -> int | None:
+    try:
+        value = _status_serializer().loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def status_url(action_id: int) -> str:
+    return f"{current_app.config['BASE_URL']}/letters/{status_token(action_id)}"
+
+
+def build_letter_message(letter: Letter) -> EmailMessage:
+    """To the office, from our sending address, replies going to the supporter."""
+    supporter, target = letter.action.supporter, letter.target
+    return build_message(
+        "letter",
+        to=Address(display_name=target.name, addr_spec=target.email),
+        reply_to=Address(display_name=supporter.full_name, addr_spec=supporter.email),
+        subject=letter.subject,
+        context={"letter": letter},
+        idempotency_key=letter.idempotency_key,
+    )
+
+
+def build_digest_message(digest: LetterDigest, target: Target,
+                         letters: list[Letter]) -> EmailMessage:
+    subject = letters[0].subject
+    return build_message(
+        "letter_digest",
+        to=Address(display_name=target.name, addr_spec=target.email),
+        subject=f"{len(letters)} letters from constituents: {subject}",
+        context={"letters": letters, "target": target},
+        idempotency_key=f"digest:{digest.id}",
+    )
+
+
+CHANNEL_PROMISES = {
+    Channel.EMAIL.value: "by email",
+    Channel.DIGEST.value: "by email, with other supporters' letters",
+    Channel.FALLBACK.value: "printed and delivered by our staff",
+}
+
+
+def build_letter_receipt(action: Action) -> EmailMessage:
+    """The supporter's receipt: each target, how the letter travels, and a status link."""
+    supporter, page = action.supporter, action.page
+    letters = letters_for_action(action.id)
+    return build_message(
+        "letter_receipt",
+        to=Address(display_name=supporter.full_name, addr_spec=supporter.email),
+        subject=f"Your letters: {page.title}",
+        context={"supporter": supporter, "page": page, "letters": letters,
+                 "promises": CHANNEL_PROMISES, "status_url": status_url(action.id)},
+        idempotency_key=f"thank-you:{action.id}",
+    )

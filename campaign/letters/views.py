@@ -1,0 +1,147 @@
+"""Letter pages: preview each letter, send them, and follow their delivery."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+
+from campaign.extensions import db, enqueue, limiter
+from campaign.letters import services
+from campaign.letters.compose import LetterError, Writer, clean_body, compose
+from campaign.letters.emails import action_id_from_token, status_token
+from campaign.letters.forms import LetterForm
+from campaign.letters.services import TargetChoice, district_key
+from campaign.pages.views import (enqueue_thank_you, public_page, render_page, sign_limit,
+                                  signature_from_form)
+from campaign.supporters.services import record_signature
+from campaign.supporters.thanks import page_url, share_links
+from campaign.targets.services import ZipLookupError
+from workers.letters import deliver_letter
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("letters", __name__)
+
+
+def _letter_page(slug: str):
+    page = public_page(slug)
+    settings = services.get_settings(page.id) if page.kind == "letter" else None
+    if settings is None:
+        abort(404)
+    return page, settings
+
+
+def _today():
+    return datetime.now(timezone.utc).date()
+
+
+def _check(form: LetterForm, settings) -> tuple[str, TargetChoice] | None:
+    """Validates the form and resolves the targets; puts any problem on the form."""
+    if not form.validate():
+        return None
+    if settings.uses_representatives and not form.postal_code.data:
+        form.postal_code.errors.append("Please give your ZIP code so we can find your "
+                                       "representatives.")
+        return None
+    try:
+        body = clean_body(form.body.data if settings.is_editable else settings.body_template,
+                          settings.max_length)
+    except LetterError as exc:
+        form.body.errors.append(str(exc))
+        return None
+    try:
+        choice = services.resolve_targets(settings, form.postal_code.data or "",
+                                          form.district.data or None, on=_today())
+    except ZipLookupError as exc:
+        form.postal_code.errors.append(str(exc))
+        return None
+    except LetterError as exc:
+        form.district.errors.append(str(exc))
+        return None
+    return body, choice
+
+
+def _writer(form: LetterForm) -> Writer:
+    return Writer(first_name=form.first_name.data, last_name=form.last_name.data,
+                  town=form.town.data or "", postal_code=(form.postal_code.data or "").upper())
+
+
+@bp.post("/a/<slug>/letter/preview")
+@limiter.limit(sign_limit, methods=["POST"])
+def preview(slug: str):
+    page, settings = _letter_page(slug)
+    if page.is_closed:
+        return render_template("pages/closed.html", page=page), 410
+    form = LetterForm()
+    checked = _check(form, settings)
+    if checked is None:
+        return render_page(page, form, 400)
+    body, choice = checked
+    letters = [] if choice.needs_district_choice else [
+        (target, compose(body, _writer(form), target)) for target in choice.targets]
+    return render_template("letters/preview.html", page=page, settings=settings, form=form,
+                           body=body, choice=choice, letters=letters,
+                           district_key=district_key)
+
+
+@bp.post("/a/<slug>/letter/send")
+@limiter.limit(sign_limit, methods=["POST"])
+def send(slug: str):
+    page, settings = _letter_page(slug)
+    if page.is_closed:
+        return render_template("pages/closed.html", page=page), 410
+    form = LetterForm()
+    checked = _check(form, settings)
+    if checked is None:
+        return render_page(page, form, 400)
+    if form.is_bot:
+        return redirect(url_for("pages.thanks", slug=slug), 303)
+    body, choice = checked
+    if choice.needs_district_choice:
+        form.district.errors.append("Please choose your district before sending.")
+        return render_page(page, form, 400)
+
+    result = record_signature(page.id, signature_from_form(form),
+                              current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
+    if result.is_duplicate:
+        db.session.rollback()
+        return render_template("pages/already_signed.html", page=page,
+                               share_links=share_links(page_url(page.slug), page.title)), 409
+    action_id = result.action.id
+    letters = services.record_letters(action_id=action_id, page_id=page.id, settings=settings,
+                                      body=body, writer=_writer(form), targets=choice.targets)
+    letter_ids = [letter.id for letter in letters]
+    db.session.commit()
+    for letter_id in letter_ids:
+        _enqueue_letter(letter_id)
+    enqueue_thank_you(action_id)
+    return redirect(url_for(".status", token=status_token(action_id), sent=1), 303)
+
+
+def _enqueue_letter(letter_id: int) -> None:
+    try:
+        enqueue(deliver_letter, letter_id)
+    except Exception:  # the letter is committed; the sweep re-queues it
+        log.warning("broker unavailable; letter %s left for the sweep", letter_id)
+
+
+@bp.get("/letters/<token>")
+def status(token: str):
+    action_id = action_id_from_token(token)
+    if action_id is None:
+        abort(404)
+    letters = services.letters_for_action(action_id)
+    if not letters:
+        abort(404)
+    page = letters[0].action.page
+    return render_template("letters/status.html", letters=letters, page=page,
+                           share_links=share_links(page_url(page.slug), page.title))
+
+
+@bp.post("/a/<slug>/letter/edit")
+def edit(slug: str):
+    """Back from the preview to the form, with what the supporter wrote."""
+    page, _ = _letter_page(slug)
+    return render_page(page, LetterForm())

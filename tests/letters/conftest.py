@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from campaign.extensions import db
+from campaign.letters.services import save_settings
+from campaign.targets.services import TargetRow, create_target_list
+from tests.helpers import csrf_token
+
+TEMPLATE = ("Forced labour pays for {target_title}'s problem: missiles. "
+            "Please enforce the sanctions.")
+
+
+@pytest.fixture
+def letter_page(app: Flask, create_page) -> Callable[..., tuple[str, list[int]]]:
+    """A live letter page writing to a fixed list of targets on example.org."""
+
+    def create(targets: list[tuple[str, str, str | None]] | None = None,
+               **settings: object) -> tuple[str, list[int]]:
+        slug = create_page(kind="letter")
+        if targets is None:
+            targets = [("Embassy Desk", "Ambassador", "embassy@example.org"),
+                       ("UN Mission", "Permanent Representative", "mission@example.org")]
+        with app.app_context():
+            target_list = create_target_list(
+                f"list for {slug}", [TargetRow(line=i + 2, name=name, title=title, email=email)
+                                     for i, (name, title, email) in enumerate(targets)])
+            settings.setdefault("subject", "Stop the forced-labour trade")
+            settings.setdefault("body_template", TEMPLATE)
+            settings.setdefault("target_list_id", target_list.id)
+            save_settings(slug, **settings)
+            target_ids = [member.target_id for member in target_list.members]
+            db.session.commit()
+        return slug, target_ids
+
+    return create
+
+
+def letter_fields(**fields: str) -> dict:
+    data = {"first_name": "Hye-jin", "last_name": "Cho", "email": "hye-jin@example.org",
+            "town": "Springfield", "postal_code": "62701", "country": "US"}
+    data.update(fields)
+    return data
+
+
+def default_body(client: FlaskClient, slug: str) -> str:
+    page = client.get(f"/a/{slug}").get_data(as_text=True)
+    match = re.search(r'<textarea[^>]*name="body"[^>]*>(.*?)</textarea>', page, re.S)
+    return html.unescape(match.group(1)).strip()
+
+
+@pytest.fixture
+def send_letter(client: FlaskClient) -> Callable:
+    """Writes as a supporter would: the page, the preview, then send."""
+
+    def send(slug: str, body: str | None = None, **fields: str):
+        token = csrf_token(client, slug)
+        data = {"csrf_token": token, "body": default_body(client, slug) if body is None
+                else body, **letter_fields(**fields)}
+        preview = client.post(f"/a/{slug}/letter/preview", data=data)
+        if preview.status_code != 200:
+            return preview
+        return client.post(f"/a/{slug}/letter/send", data=data)
+
+    return send
+
+
+@pytest.fixture
+def congress(app: Flask) -> None:
+    """Members of Congress and the ZIP crosswalk, from the snapshot shipped in data/."""
+    from datetime import date
+
+    from campaign.targets.congress import import_representatives
+    from tests.conftest import ROOT
+
+    snapshot = ROOT / "data" / "us-congress"
+    with app.app_context():
+        import_representatives(snapshot / "legislators-current.yaml", snapshot / "zccd.csv",
+                               today=date(2026, 6, 15))
+        db.session.commit()
