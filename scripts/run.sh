@@ -18,5 +18,7 @@ fi
 export FLASK_APP=wsgi
 .venv/bin/flask db upgrade
 .venv/bin/flask seed-demo
+.venv/bin/flask import-representatives --legislators data/us-congress/legislators-current.yaml \
+  --zips data/us-congress/zccd.csv
 echo "Open http://127.0.0.1:${PORT:-5000}/ ; thank-you emails land in ${OUTBOX_DIR:-instance/outbox/}"
 exec .venv/bin/flask run --host 127.0.0.1 --port "${PORT:-5000}"
