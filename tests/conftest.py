@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -127,6 +128,7 @@ def app_settings(database_url: str, redis_url: str, smtp_sink: SMTPSink, queue_n
         "PAGE_CACHE_SECONDS": 0,
         "VIEW_FLUSH_SECONDS": 0,
         "SIGN_RATE_LIMIT": "1000/minute",
+        "LETTER_RETRY_BASE_SECONDS": 1,
     }
 
 
@@ -239,6 +241,8 @@ def worker_env(app_settings: dict) -> dict:
         "ORG_NAME": app_settings["ORG_NAME"],
         "ORG_POSTAL_ADDRESS": app_settings["ORG_POSTAL_ADDRESS"],
         "PYTHONPATH": str(ROOT),
+        # Retries after a 4xx wait seconds, not minutes, so tests see them happen.
+        "LETTER_RETRY_BASE_SECONDS": "1",
     })
     return env
 
@@ -258,7 +262,8 @@ class WorkerProcess:
              f"--concurrency={self.concurrency}", "-Q", self.env["CELERY_QUEUE"],
              "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -269,6 +274,12 @@ class WorkerProcess:
                     return
             time.sleep(0.1)
         raise TimeoutError("worker not ready:\n" + self.log_path.read_text()[-3000:])
+
+    def kill(self) -> None:
+        """SIGKILL to the worker and its pool processes: no chance to finish anything."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -7,6 +7,7 @@ to key prefixes and queues of their own on Redis.
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import pwd
@@ -133,8 +134,12 @@ class SinkHandler:
     received: list[ReceivedMail] = field(default_factory=list)
     script: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds each message takes to accept, to keep work in flight for crash tests.
+    delay: float = 0.0
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.script:
                 return self.script.pop(0)
@@ -166,6 +171,7 @@ class SMTPSink:
         with self.handler.lock:
             self.handler.received.clear()
             self.handler.script.clear()
+            self.handler.delay = 0.0
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[ReceivedMail]:
         deadline = time.monotonic() + timeout

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 from flask import Flask
@@ -74,8 +76,6 @@ def send_letter(client: FlaskClient) -> Callable:
 @pytest.fixture
 def congress(app: Flask) -> None:
     """Members of Congress and the ZIP crosswalk, from the snapshot shipped in data/."""
-    from datetime import date
-
     from campaign.targets.congress import import_representatives
     from tests.conftest import ROOT
 
@@ -84,3 +84,34 @@ def congress(app: Flask) -> None:
         import_representatives(snapshot / "legislators-current.yaml", snapshot / "zccd.csv",
                                today=date(2026, 6, 15))
         db.session.commit()
+
+
+@pytest.fixture
+def write_letters(app: Flask) -> Callable[..., list[int]]:
+    """Records letters as a send would, without queueing them: for tests that run delivery
+    themselves."""
+    from campaign.letters.compose import Writer
+    from campaign.letters.services import get_settings, record_letters, resolve_targets
+    from campaign.pages.services import load_page_view
+    from campaign.supporters.services import Signature, record_signature
+
+    def write(slug: str, count: int = 1, body: str | None = None,
+              flask_app: Flask | None = None) -> list[int]:
+        with (flask_app or app).app_context():
+            page = load_page_view(slug)
+            settings = get_settings(page.id)
+            targets = resolve_targets(settings, "", None, on=date.today()).targets
+            letter_ids = []
+            for n in range(count):
+                email = f"writer{n}-{uuid.uuid4().hex[:6]}@example.org"
+                result = record_signature(page.id, Signature(email=email, first_name=f"W{n}",
+                                                             last_name="Writer"), "v1")
+                letters = record_letters(
+                    action_id=result.action.id, page_id=page.id, settings=settings,
+                    body=body or settings.body_template,
+                    writer=Writer(first_name=f"W{n}", last_name="Writer"), targets=targets)
+                letter_ids += [letter.id for letter in letters]
+            db.session.commit()
+            return letter_ids
+
+    return write
