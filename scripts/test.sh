@@ -34,4 +34,5 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 
+.venv/bin/ruff check --quiet campaign workers tests bench wsgi.py
 exec .venv/bin/python -m pytest "$@"

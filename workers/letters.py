@@ -11,9 +11,9 @@ from flask import current_app
 
 from campaign.common.types import utcnow
 from campaign.extensions import db, enqueue
-from campaign.letters import digests, services
+from campaign.letters import delivery, digests, services
+from campaign.letters.delivery import Claim
 from campaign.letters.emails import build_digest_message, build_letter_message
-from campaign.letters.services import Claim
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def deliver_letter(self, letter_id: int) -> str:
     The claim is committed before sending, and the outcome is committed with the letter's
     new status, so a second copy of this task finds the letter taken and stops.
     """
-    result = services.claim_letter(letter_id, services.get_settings,
+    result = delivery.claim_letter(letter_id, services.get_settings,
                                    claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
     db.session.commit()
     if result.outcome in (Claim.NOT_DUE, Claim.OVER_CAP):
@@ -58,18 +58,18 @@ def deliver_letter(self, letter_id: int) -> str:
     except TransientMailError as exc:
         retries = self.request.retries
         if retries >= current_app.config["LETTER_MAX_RETRIES"]:
-            services.move_to_fallback(letter, f"gave up after {letter.attempts} attempts: {exc}")
+            delivery.move_to_fallback(letter, f"gave up after {letter.attempts} attempts: {exc}")
             db.session.commit()
             return "fallback"
         delay = backoff_seconds(retries)
-        services.release_for_retry(letter, str(exc), utcnow() + timedelta(seconds=delay))
+        delivery.release_for_retry(letter, str(exc), utcnow() + timedelta(seconds=delay))
         db.session.commit()
         raise self.retry(exc=exc, countdown=delay)
     except (PermanentMailError, ValueError) as exc:  # ValueError: an address we can't use
-        services.move_to_fallback(letter, str(exc))
+        delivery.move_to_fallback(letter, str(exc))
         db.session.commit()
         return "fallback"
-    services.mark_sent(letter)
+    delivery.mark_sent(letter)
     db.session.commit()
     return "sent"
 
@@ -77,7 +77,7 @@ def deliver_letter(self, letter_id: int) -> str:
 @shared_task(name="letters.sweep")
 def sweep_letters() -> int:
     """Re-queues letters that a lost broker message or a killed worker left behind."""
-    letter_ids = services.letters_to_requeue(
+    letter_ids = delivery.letters_to_requeue(
         lost_after=_seconds("LETTER_REQUEUE_AFTER_SECONDS"),
         claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
     for letter_id in letter_ids:

@@ -67,7 +67,7 @@ def report_command(slug: str) -> None:
 @letters_cli.command("batches")
 def batches_command() -> None:
     """List open fallback batches: letters waiting to be printed or handed over."""
-    from campaign.letters.services import open_batches
+    from campaign.letters.delivery import open_batches
 
     for batch in open_batches():
         click.echo(f"{batch.id}\t{len(batch.letters)} letters\t{batch.target.name}, "
@@ -96,7 +96,7 @@ def export_batch_command(batch_id: int, fmt: str, output: str) -> None:
 @click.option("--note", default="", help="How it was delivered, e.g. 'by hand, 3 May'.")
 def mark_delivered_command(batch_id: int, note: str) -> None:
     """Record that a batch was delivered; its letters become delivered."""
-    from campaign.letters.services import mark_batch_delivered
+    from campaign.letters.delivery import mark_batch_delivered
 
     try:
         batch = mark_batch_delivered(batch_id, note)

@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from campaign.common.types import utcnow
 from campaign.extensions import db
-from campaign.letters.models import Channel, Letter, LetterDigest, LetterEvent, LetterStatus
-from campaign.letters.services import move_to_fallback
+from campaign.letters.delivery import move_to_fallback, record_event
+from campaign.letters.models import Channel, Letter, LetterDigest, LetterStatus
 from campaign.targets.models import Target
 
 DIGEST_MAX_LETTERS = 200
@@ -19,12 +19,6 @@ def targets_with_waiting_digest_letters() -> list[int]:
         .where(Letter.channel == Channel.DIGEST.value,
                Letter.status == LetterStatus.QUEUED.value)
         .order_by(Letter.target_id)))
-
-
-def _event(letter: Letter, status: str, detail: str = "") -> None:
-    letter.status = status
-    db.session.add(LetterEvent(letter_id=letter.id, status=status, channel=letter.channel,
-                               detail=detail[:500], at=utcnow()))
 
 
 def claim_digest(target_id: int) -> LetterDigest | None:
@@ -50,7 +44,7 @@ def claim_digest(target_id: int) -> LetterDigest | None:
         letter.digest_id = digest.id
         letter.claimed_at = now
         letter.attempts += 1
-        _event(letter, LetterStatus.SENDING.value, f"in digest {digest.id}")
+        record_event(letter, LetterStatus.SENDING.value, f"in digest {digest.id}")
     return digest
 
 
@@ -69,7 +63,7 @@ def mark_digest_sent(digest: LetterDigest) -> None:
     digest.sent_at = now
     for letter in digest_letters(digest):
         letter.sent_at = now
-        _event(letter, LetterStatus.SENT.value, f"in digest {digest.id}")
+        record_event(letter, LetterStatus.SENT.value, f"in digest {digest.id}")
 
 
 def release_digest(digest: LetterDigest, error: str) -> None:
@@ -79,8 +73,8 @@ def release_digest(digest: LetterDigest, error: str) -> None:
     for letter in digest_letters(digest):
         letter.digest_id = None
         letter.last_error = error[:500]
-        _event(letter, LetterStatus.FAILED.value, f"digest {digest.id}: {error} (will retry)")
-        _event(letter, LetterStatus.QUEUED.value)
+        record_event(letter, LetterStatus.FAILED.value, f"digest {digest.id}: {error} (will retry)")
+        record_event(letter, LetterStatus.QUEUED.value)
 
 
 def digest_to_fallback(digest: LetterDigest, error: str) -> None:

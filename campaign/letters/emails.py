@@ -5,8 +5,8 @@ from __future__ import annotations
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from itsdangerous import BadSignature, URLSafeSerializer
 from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from campaign.letters.models import Channel, Letter, LetterDigest
 from campaign.letters.services import letters_for_action

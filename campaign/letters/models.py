@@ -3,8 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        text)
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.common.types import UTCDateTime, utcnow

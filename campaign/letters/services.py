@@ -1,29 +1,34 @@
-"""Letters: who a supporter writes to, recording the letters, and their delivery state.
-
-Every state change is a conditional UPDATE or happens under a row lock, so two copies of a
-delivery task (a redelivered message, the sweep, a retry) never both send a letter.
-"""
+"""Letter pages: their settings, who a supporter writes to, recording letters, reports."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 
 from campaign.common.types import utcnow
 from campaign.extensions import db
-from campaign.letters.compose import (LetterError, Writer, body_fingerprint, check_subject,
-                                      clean_body, compose, is_personalised)
-from campaign.letters.models import (BatchStatus, Channel, FallbackBatch, Letter, LetterEvent,
-                                     LetterSettings, LetterStatus, OverCap)
+from campaign.letters.compose import (
+    LetterError,
+    Writer,
+    body_fingerprint,
+    check_subject,
+    clean_body,
+    compose,
+    is_personalised,
+)
+from campaign.letters.models import (
+    Channel,
+    Letter,
+    LetterEvent,
+    LetterSettings,
+    LetterStatus,
+    OverCap,
+)
 from campaign.pages.models import ActionPage, PageKind
 from campaign.targets.models import Target, TargetList, TargetListMember
 from campaign.targets.services import District, in_office_on, lookup_representatives
-
-CAP_WINDOW = timedelta(hours=1)
 
 
 def get_settings(page_id: int) -> LetterSettings | None:
@@ -156,147 +161,6 @@ def record_letters(*, action_id: int, page_id: int, settings: LetterSettings, bo
     return letters
 
 
-def _event(letter: Letter, status: str, detail: str = "") -> None:
-    letter.status = status
-    db.session.add(LetterEvent(letter_id=letter.id, status=status, channel=letter.channel,
-                               detail=detail[:500], at=utcnow()))
-
-
-# Claiming for delivery -------------------------------------------------------------------
-
-
-class Claim(enum.Enum):
-    SEND = "send"  # claimed: send it now
-    DONE = "done"  # gone, finished, or someone else holds it
-    NOT_DUE = "not due"  # waiting for a retry's backoff or a slot under the cap
-    OVER_CAP = "over cap"  # the target's hourly cap is full: wait until `until`
-    DIGEST = "digest"  # over the cap; it will travel in the office's next digest
-    FALLBACK = "fallback"  # no email for this target: put in the fallback batch
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    outcome: Claim
-    letter: Letter | None = None
-    until: datetime | None = None
-
-
-def claim_letter(letter_id: int, settings_for: callable, *,
-                 claim_expires: timedelta) -> ClaimResult:
-    """Takes a letter for sending, under the target's hourly cap.
-
-    The target's row is locked while the cap is counted, so concurrent workers can't
-    both take the last slot. A claim older than `claim_expires` belonged to a worker
-    that died and is taken over. The caller commits before sending.
-    """
-    now = utcnow()
-    letter = db.session.get(Letter, letter_id)
-    if letter is None:
-        return ClaimResult(Claim.DONE)
-    db.session.execute(select(Target.id).where(Target.id == letter.target_id)
-                       .with_for_update())
-    db.session.refresh(letter)
-    is_takeover = (letter.status == LetterStatus.SENDING.value and letter.claimed_at
-                   is not None and letter.claimed_at < now - claim_expires)
-    if letter.status != LetterStatus.QUEUED.value and not is_takeover:
-        return ClaimResult(Claim.DONE, letter)
-    if letter.channel == Channel.DIGEST.value:
-        if is_takeover:  # its digest died with its worker; the next digest takes it
-            letter.digest_id = None
-            _event(letter, LetterStatus.QUEUED.value, "digest interrupted; queued again")
-        return ClaimResult(Claim.DONE, letter)
-    if letter.next_attempt_at is not None and letter.next_attempt_at > now:
-        return ClaimResult(Claim.NOT_DUE, letter, letter.next_attempt_at)
-    target = db.session.get(Target, letter.target_id)
-    if not target.email or letter.channel == Channel.FALLBACK.value:
-        move_to_fallback(letter, "no email address for this target")
-        return ClaimResult(Claim.FALLBACK, letter)
-
-    settings = settings_for(letter.action_page_id)
-    window = db.session.execute(
-        select(func.count(), func.min(Letter.claimed_at))
-        .where(Letter.target_id == letter.target_id,
-               Letter.channel == Channel.EMAIL.value,
-               Letter.status.in_((LetterStatus.SENDING.value, LetterStatus.SENT.value)),
-               Letter.claimed_at > now - CAP_WINDOW)).one()
-    if window[0] >= settings.target_hourly_cap:
-        if settings.over_cap == OverCap.DIGEST.value:
-            letter.channel = Channel.DIGEST.value
-            letter.next_attempt_at = None
-            _event(letter, LetterStatus.QUEUED.value, "over the office's hourly cap: "
-                   "will go in a digest")
-            return ClaimResult(Claim.DIGEST, letter)
-        until = window[1] + CAP_WINDOW
-        letter.next_attempt_at = until
-        if letter.status != LetterStatus.QUEUED.value:
-            _event(letter, LetterStatus.QUEUED.value, "waiting for the office's hourly cap")
-        return ClaimResult(Claim.OVER_CAP, letter, until)
-
-    letter.claimed_at = now
-    letter.attempts += 1
-    letter.next_attempt_at = None
-    _event(letter, LetterStatus.SENDING.value,
-           "taken over from a stopped worker" if is_takeover else "")
-    return ClaimResult(Claim.SEND, letter)
-
-
-def mark_sent(letter: Letter) -> None:
-    letter.sent_at = utcnow()
-    letter.last_error = ""
-    _event(letter, LetterStatus.SENT.value)
-
-
-def release_for_retry(letter: Letter, error: str, retry_at: datetime) -> None:
-    """A transient failure: the letter waits for its retry, recorded as a failed attempt."""
-    letter.last_error = error[:500]
-    letter.next_attempt_at = retry_at
-    _event(letter, LetterStatus.FAILED.value, f"{error} (will retry)")
-    _event(letter, LetterStatus.QUEUED.value)
-
-
-def move_to_fallback(letter: Letter, reason: str) -> FallbackBatch:
-    """A letter email can't carry goes to its target's open batch, for print or hand
-    delivery by staff."""
-    if letter.channel == Channel.EMAIL.value:
-        letter.last_error = reason[:500]
-        _event(letter, LetterStatus.FAILED.value, reason)
-    letter.channel = Channel.FALLBACK.value
-    batch = open_batch_for(letter.target_id)
-    letter.fallback_batch_id = batch.id
-    _event(letter, LetterStatus.BATCHED.value, f"batch {batch.id}")
-    return batch
-
-
-def _insert():
-    return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-
-
-def open_batch_for(target_id: int) -> FallbackBatch:
-    where = FallbackBatch.status == BatchStatus.OPEN.value
-    db.session.execute(
-        _insert()(FallbackBatch)
-        .values(target_id=target_id, status=BatchStatus.OPEN.value, created_at=utcnow(),
-                delivered_note="")
-        .on_conflict_do_nothing(index_elements=["target_id"], index_where=where))
-    return db.session.scalars(
-        select(FallbackBatch).where(FallbackBatch.target_id == target_id, where)).one()
-
-
-def letters_to_requeue(*, lost_after: timedelta, claim_expires: timedelta,
-                       limit: int = 5000) -> list[int]:
-    """Letters whose queue message was lost (Redis restarted) or whose worker died."""
-    now = utcnow()
-    return list(db.session.scalars(
-        select(Letter.id)
-        .where(or_(
-            and_(Letter.status == LetterStatus.QUEUED.value,
-                 Letter.channel != Channel.DIGEST.value,
-                 func.coalesce(Letter.next_attempt_at, Letter.created_at) < now - lost_after),
-            and_(Letter.status == LetterStatus.SENDING.value,
-                 Letter.claimed_at < now - claim_expires)))
-        .order_by(Letter.id).limit(limit)))
-
-
 def letters_for_action(action_id: int) -> list[Letter]:
     return list(db.session.scalars(
         select(Letter).where(Letter.action_id == action_id).order_by(Letter.id)))
@@ -337,25 +201,3 @@ def letter_report(page_id: int) -> LetterReport:
     return LetterReport(letters=sum(by_status.values()), submissions=submissions,
                         personalised_submissions=int(personalised), distinct_bodies=distinct,
                         repeated_bodies=int(repeated), by_status=by_status)
-
-
-def mark_batch_delivered(batch_id: int, note: str = "") -> FallbackBatch:
-    """Staff handed the batch over: every letter in it is delivered. Flushes."""
-    batch = db.session.get(FallbackBatch, batch_id, with_for_update=True)
-    if batch is None:
-        raise LookupError(f"no fallback batch {batch_id}")
-    if batch.status == BatchStatus.DELIVERED.value:
-        return batch
-    batch.status = BatchStatus.DELIVERED.value
-    batch.delivered_at = utcnow()
-    batch.delivered_note = note[:500]
-    for letter in batch.letters:
-        _event(letter, LetterStatus.DELIVERED.value, note or f"batch {batch.id} delivered")
-    db.session.flush()
-    return batch
-
-
-def open_batches() -> list[FallbackBatch]:
-    return list(db.session.scalars(
-        select(FallbackBatch).where(FallbackBatch.status == BatchStatus.OPEN.value)
-        .order_by(FallbackBatch.id)))

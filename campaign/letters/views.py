@@ -13,8 +13,13 @@ from campaign.letters.compose import LetterError, Writer, clean_body, compose
 from campaign.letters.emails import action_id_from_token, status_token
 from campaign.letters.forms import LetterForm
 from campaign.letters.services import TargetChoice, district_key
-from campaign.pages.views import (enqueue_thank_you, public_page, render_page, sign_limit,
-                                  signature_from_form)
+from campaign.pages.views import (
+    enqueue_thank_you,
+    public_page,
+    render_page,
+    sign_limit,
+    signature_from_form,
+)
 from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from flask import (Blueprint, abort, current_app, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
 from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
 from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm

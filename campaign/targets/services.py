@@ -14,8 +14,7 @@ from sqlalchemy import ColumnElement, or_, select
 
 from campaign.common.text import has_control_characters
 from campaign.extensions import db
-from campaign.targets.models import Target, TargetKind, TargetList, TargetListMember, \
-    ZipDistrict
+from campaign.targets.models import Target, TargetKind, TargetList, TargetListMember, ZipDistrict
 
 ZIP_INPUT = re.compile(r"([0-9]{5})(?:-[0-9]{4})?")
 INVALID_ZIP = "Please enter a 5-digit ZIP code."

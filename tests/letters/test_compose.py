@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.letters.compose import (LetterError, Writer, body_fingerprint, check_subject,
-                                      clean_body, compose, is_personalised, salutation)
+from campaign.letters.compose import (
+    LetterError,
+    Writer,
+    body_fingerprint,
+    check_subject,
+    clean_body,
+    compose,
+    is_personalised,
+    salutation,
+)
 from campaign.targets.models import Target
 
 WRITER = Writer(first_name="Hye-jin", last_name="Cho", town="Springfield", postal_code="62701")

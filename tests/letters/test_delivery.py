@@ -6,6 +6,7 @@ import csv
 import io
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from campaign import create_app
 from campaign.extensions import db, enqueue
 from campaign.letters.batches import batch_csv, batch_printable_html
+from campaign.letters.delivery import letters_to_requeue
 from campaign.letters.models import FallbackBatch
 from campaign.mail.messages import stable_message_id
 from tests.conftest import WorkerProcess
@@ -180,8 +182,6 @@ def test_the_sweep_finds_lost_and_abandoned_letters(app, letter_page, write_lett
         db.session.execute(text("UPDATE letters SET status = 'sending', claimed_at = now() - "
                                 "interval '11 minutes' WHERE id = :id"), {"id": abandoned})
         db.session.commit()
-        from campaign.letters.services import letters_to_requeue
-        from datetime import timedelta
 
         found = letters_to_requeue(lost_after=timedelta(minutes=5),
                                    claim_expires=timedelta(minutes=10))

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from campaign.extensions import db
-from campaign.targets.services import CSV_HEADER_HELP, MAX_LIST_ROWS, RowError, TargetRow, \
-    create_target_list, parse_target_csv
+from campaign.targets.services import (
+    CSV_HEADER_HELP,
+    MAX_LIST_ROWS,
+    RowError,
+    TargetRow,
+    create_target_list,
+    parse_target_csv,
+)
 
 HEADER = "name,title,email,state,district\n"
 

@@ -10,8 +10,12 @@ from datetime import date
 
 import pytest
 
-from campaign.targets.services import INVALID_ZIP, UNKNOWN_ZIP, ZipLookupError, \
-    lookup_representatives
+from campaign.targets.services import (
+    INVALID_ZIP,
+    UNKNOWN_ZIP,
+    ZipLookupError,
+    lookup_representatives,
+)
 from tests.targets.support import SNAPSHOT_DAY, lookup
 
 SCHUMER = ("NY", "S000148", "Charles E. Schumer")
