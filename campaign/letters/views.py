@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 
-from campaign.extensions import db, enqueue, limiter
+from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
 from campaign.letters import services
 from campaign.letters.compose import LetterError, Writer, clean_body, compose
 from campaign.letters.emails import action_id_from_token, status_token
@@ -24,8 +23,6 @@ from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError
 from workers.letters import deliver_letter
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("letters", __name__)
 
@@ -120,16 +117,9 @@ def send(slug: str):
     letter_ids = [letter.id for letter in letters]
     db.session.commit()
     for letter_id in letter_ids:
-        _enqueue_letter(letter_id)
+        enqueue_or_leave_for_sweep(deliver_letter, letter_id)
     enqueue_thank_you(action_id)
     return redirect(url_for(".status", token=status_token(action_id), sent=1), 303)
-
-
-def _enqueue_letter(letter_id: int) -> None:
-    try:
-        enqueue(deliver_letter, letter_id)
-    except Exception:  # the letter is committed; the sweep re-queues it
-        log.warning("broker unavailable; letter %s left for the sweep", letter_id)
 
 
 @bp.get("/letters/<token>")
