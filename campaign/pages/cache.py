@@ -23,18 +23,26 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[K, V]):
-    def __init__(self, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
+    """Keeps values for `ttl_seconds`. Misses (None) are not kept, and the oldest entries
+    go first past `max_entries`, so requests for made-up slugs cannot grow it."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 1024,
+                 clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl_seconds
+        self.max_entries = max_entries
         self._clock = clock
         self._entries: dict[K, tuple[float, V]] = {}
 
-    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+    def get_or_load(self, key: K, load: Callable[[], V | None]) -> V | None:
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] < self.ttl:
             return entry[1]
         value = load()
-        if self.ttl > 0:
+        if self.ttl > 0 and value is not None:
+            self._entries.pop(key, None)
+            if len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]  # dicts keep insertion order
             self._entries[key] = (now, value)
         return value
 
