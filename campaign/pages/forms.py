@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField
@@ -24,6 +25,16 @@ def strip(value: str | None) -> str | None:
 def clean_source(value: str | None) -> str:
     """`?source=` is chosen by whoever wrote the link; keep it short and plain."""
     return SOURCE_PATTERN.sub("", (value or "").lower())[:40]
+
+
+def referrer_origin(url: str | None) -> str:
+    """Only the site a supporter came from, never the page: a full address can say which
+    forum thread or private group they were reading."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    origin = f"{parts.scheme}://{parts.hostname}"
+    return "" if has_control_characters(origin) else origin[:200]
 
 
 def clip(value: str | None, limit: int) -> str:

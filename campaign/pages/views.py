@@ -11,7 +11,7 @@ from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
 from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm
 from campaign.pages import services
-from campaign.pages.forms import SignForm, clean_source, clip
+from campaign.pages.forms import SignForm, clean_source, clip, referrer_origin
 from campaign.pages.models import PageKind
 from campaign.pages.services import PageView
 from campaign.supporters.services import UTM_KEYS, Signature, record_signature
@@ -71,7 +71,7 @@ def show(slug: str):
     form.source.data = clean_source(request.args.get("source"))
     for key in UTM_KEYS:
         getattr(form, f"utm_{key}").data = clip(request.args.get(f"utm_{key}"), 255)
-    form.referrer.data = clip(request.referrer, 1000)
+    form.referrer.data = referrer_origin(request.referrer)
     if isinstance(form, LetterForm):
         settings = letter_services.get_settings(page.id)
         form.body.data = settings.body_template if settings else ""
@@ -118,7 +118,7 @@ def signature_from_form(form: SignForm) -> Signature:
         opted_in=form.opt_in.data,
         source=clean_source(form.source.data),
         utm={key: clip(getattr(form, f"utm_{key}").data, 255) for key in UTM_KEYS},
-        referrer=clip(form.referrer.data, 1000))
+        referrer=referrer_origin(form.referrer.data))
 
 
 def enqueue_thank_you(action_id: int) -> None:

@@ -83,10 +83,10 @@ def test_second_page_adds_an_action_but_never_overwrites_details(create_page, si
     assert counts(query) == (1, 2, 0)
 
 
-def test_source_utm_and_referrer_travel_with_the_signature(client, create_page, query):
+def test_source_utm_and_referring_site_travel_with_the_signature(client, create_page, query):
     slug = create_page()
     page = client.get(f"/a/{slug}?source=Newsletter&utm_source=mail&utm_campaign=nov",
-                      headers={"Referer": "https://news.example.org/story"})
+                      headers={"Referer": "https://news.example.org/story?thread=42"})
     html = page.get_data(as_text=True)
     hidden = dict(re.findall(r'name="(source|utm_\w+|referrer)" type="hidden" value="([^"]*)"',
                              html))
@@ -95,7 +95,7 @@ def test_source_utm_and_referrer_travel_with_the_signature(client, create_page, 
                                                **valid_signature()})
     assert response.status_code == 303
     assert query("SELECT source, utm_source, utm_campaign, referrer FROM actions") == [
-        ("newsletter", "mail", "nov", "https://news.example.org/story")]
+        ("newsletter", "mail", "nov", "https://news.example.org")]
 
 
 BAD_FIELDS = [
