@@ -34,7 +34,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from campaign.extensions import celery_init_app, csrf, db, limiter, migrate
+    from campaign.auth.services import load_staff_user
+    from campaign.extensions import celery_init_app, csrf, db, limiter, login_manager, migrate
     from campaign.mail.transport import transport_from_config
     from campaign.pages.cache import PageCaches, ViewCounter
 
@@ -49,6 +50,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_staff_user)
     celery_init_app(app)
     app.extensions["mail_transport"] = transport_from_config(app.config)
     app.extensions["page_caches"] = PageCaches.from_config(app.config)
@@ -58,14 +61,18 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import campaign.models  # noqa: F401  (registers every table with the metadata)
+    from campaign.auth.views import bp as auth_bp
     from campaign.health.views import bp as health_bp
     from campaign.letters.emails import build_letter_receipt
     from campaign.letters.views import bp as letters_bp
     from campaign.pages.views import bp as pages_bp
+    from campaign.staff.views import bp as staff_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(letters_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(staff_bp)
     # After a letter page, the supporter's one email is a receipt listing their letters.
     app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}
 

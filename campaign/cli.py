@@ -24,6 +24,27 @@ def register_cli(app: Flask) -> None:
         else:
             click.echo(f"Demo campaign {campaign.slug!r} is already complete; nothing changed.")
 
+    @app.cli.command("create-staff")
+    @click.argument("email")
+    @click.option("--name", required=True, help="The staff member's name, as staff pages show it.")
+    def create_staff_command(email: str, name: str) -> None:
+        """Create a staff account. The password is asked for twice, or read from the
+        STAFF_PASSWORD environment variable for scripts."""
+        import os
+
+        from campaign.auth.services import MIN_PASSWORD_LENGTH, StaffError, create_staff_user
+
+        password = os.environ.get("STAFF_PASSWORD") or click.prompt(
+            f"Password (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,
+            confirmation_prompt=True)
+        try:
+            user = create_staff_user(email, name=name, password=password)
+        except StaffError as error:
+            db.session.rollback()
+            raise click.ClickException(str(error)) from error
+        db.session.commit()
+        click.echo(f"Created staff account {user.email} ({user.name}); sign in at /staff/login.")
+
     @app.cli.command("import-representatives")
     @click.option("--legislators", required=True,
                   type=click.Path(exists=True, dir_okay=False),

@@ -60,6 +60,8 @@ class Config:
     # number of proxies, or every supporter shares the proxy's address and limit.
     SIGN_RATE_LIMIT = os.environ.get("SIGN_RATE_LIMIT") or "10/minute;100/hour"
     PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
+    # Failed staff sign-ins per client address: slows password guessing to a crawl.
+    STAFF_LOGIN_RATE_LIMIT = os.environ.get("STAFF_LOGIN_RATE_LIMIT") or "5/minute;50/hour"
 
     # Signature counts on pages may be this stale; a count(*) per page per process per
     # window instead of a counter row that every signature would have to update.

@@ -8,6 +8,7 @@ from celery import Celery, Task
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -32,6 +33,12 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+login_manager = LoginManager()
+# A session cookie replayed from another address or browser is dropped, not honoured.
+login_manager.session_protection = "strong"
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see staff pages."
+login_manager.login_message_category = "info"
 
 
 def celery_config(app: Flask) -> dict:

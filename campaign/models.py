@@ -4,6 +4,7 @@ Alembic's autogenerate and the tests' migrations see only the tables imported by
 `create_app` imports this module so none depends on which blueprint happens to load it.
 """
 
+from campaign.auth import models as auth  # noqa: F401
 from campaign.letters import models as letters  # noqa: F401
 from campaign.pages import models as pages  # noqa: F401
 from campaign.supporters import models as supporters  # noqa: F401

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign.common.types import UTCDateTime, utcnow
+from campaign.extensions import db
+
+
+class StaffUser(UserMixin, db.Model):
+    """Someone who runs campaigns: signs in to the staff pages."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        # Stored lower case, so the unique constraint is case-insensitive on every backend.
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # werkzeug.security's "method$salt$hash"; never the password itself.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # Overrides UserMixin's property: Flask-Login refuses to sign in an inactive account.
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<StaffUser {self.id} {self.email!r}>"

@@ -1,0 +1,79 @@
+"""Staff sign-in and sign-out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from campaign.auth import services
+from campaign.auth.forms import LoginForm
+from campaign.extensions import db, limiter
+
+bp = Blueprint("auth", __name__, url_prefix="/staff")
+
+# One message for an unknown email, a wrong password and a disabled account alike.
+LOGIN_FAILED = "That email and password don't match an active staff account."
+
+
+def login_limit() -> str:
+    return current_app.config["STAFF_LOGIN_RATE_LIMIT"]
+
+
+def _only_failures(response) -> bool:
+    # A successful sign-in redirects; only the rest count towards the limit.
+    return response.status_code != 303
+
+
+@bp.after_request
+def no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """`?next=` only ever leads to a path on this site, never to another host."""
+    default = url_for("staff.index")
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(c in target for c in "\r\n\t\\"):
+        return default
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"], deduct_when=_only_failures)
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400 if form.errors else 200
+    user = services.authenticate(form.email.data, form.password.data)
+    if user is None:
+        db.session.rollback()
+        return render_template("auth/login.html", form=form, failed=LOGIN_FAILED), 401
+    db.session.commit()
+    # Nothing from before sign-in (a planted session included) carries over.
+    session.clear()
+    login_user(user)
+    return redirect(safe_next(request.args.get("next")), 303)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for(".login"), 303)

@@ -1,0 +1,84 @@
+"""What the staff pages read: pages with their counts, target lists, open batches.
+
+Read-only queries across domains, kept here so the staff views need no new functions
+in the domains they look into.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.letters.models import BatchStatus, FallbackBatch, Letter
+from campaign.pages.models import ActionPage, PageKind
+from campaign.supporters.models import Action
+from campaign.targets.models import Target, TargetList, TargetListMember
+
+
+@dataclass(frozen=True)
+class PageRow:
+    page: ActionPage
+    signatures: int
+
+    @property
+    def is_letter(self) -> bool:
+        return self.page.kind == PageKind.LETTER.value
+
+
+def pages_with_signature_counts() -> list[PageRow]:
+    """Every page, whatever its status, newest first, with its exact signature count."""
+    counts = (select(Action.action_page_id, func.count().label("n"))
+              .group_by(Action.action_page_id).subquery())
+    rows = db.session.execute(
+        select(ActionPage, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.action_page_id == ActionPage.id)
+        .order_by(ActionPage.created_at.desc(), ActionPage.id.desc()))
+    return [PageRow(page, count) for page, count in rows]
+
+
+def letter_page(slug: str) -> ActionPage | None:
+    page = db.session.scalars(select(ActionPage).where(ActionPage.slug == slug)).one_or_none()
+    return page if page is not None and page.kind == PageKind.LETTER.value else None
+
+
+@dataclass(frozen=True)
+class TargetListRow:
+    target_list: TargetList
+    targets: int
+
+
+def target_lists_with_counts() -> list[TargetListRow]:
+    rows = db.session.execute(
+        select(TargetList, func.count(TargetListMember.target_id))
+        .outerjoin(TargetListMember, TargetListMember.target_list_id == TargetList.id)
+        .group_by(TargetList.id).order_by(TargetList.created_at.desc(), TargetList.id.desc()))
+    return [TargetListRow(target_list, count) for target_list, count in rows]
+
+
+def target_list_choices() -> list[tuple[int, str]]:
+    return [(target_list.id, target_list.name) for target_list in db.session.scalars(
+        select(TargetList).order_by(TargetList.name, TargetList.id))]
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    batch: FallbackBatch
+    target: Target
+    letters: int
+
+
+def open_batch_rows() -> list[BatchRow]:
+    """The open fallback batches, oldest first, each with its target and letter count."""
+    rows = db.session.execute(
+        select(FallbackBatch, Target, func.count(Letter.id))
+        .join(Target, Target.id == FallbackBatch.target_id)
+        .outerjoin(Letter, Letter.fallback_batch_id == FallbackBatch.id)
+        .where(FallbackBatch.status == BatchStatus.OPEN.value)
+        .group_by(FallbackBatch.id, Target.id).order_by(FallbackBatch.id))
+    return [BatchRow(batch, target, count) for batch, target, count in rows]
+
+
+def get_batch(batch_id: int) -> FallbackBatch | None:
+    return db.session.get(FallbackBatch, batch_id)

@@ -1,0 +1,198 @@
+"""Staff pages: every page at a glance, letter settings and reports, target lists and
+the fallback batches staff print or hand over."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from campaign.extensions import csrf, db
+from campaign.letters.batches import batch_csv, batch_printable_html
+from campaign.letters.compose import LetterError
+from campaign.letters.delivery import mark_batch_delivered
+from campaign.letters.services import get_settings, letter_report, save_settings
+from campaign.security import CONTENT_SECURITY_POLICY
+from campaign.staff import services
+from campaign.staff.forms import LetterSettingsForm, MarkDeliveredForm, TargetListUploadForm
+from campaign.targets.services import create_target_list, parse_target_csv
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+MAX_UPLOAD_BYTES = 1024 * 1024
+# Room for the multipart framing, the list's name and the CSRF token around the file.
+UPLOAD_FORM_OVERHEAD = 16 * 1024
+STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    # Staff pages show supporters' names, emails and letters: never keep them in a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template("staff/index.html", rows=services.pages_with_signature_counts())
+
+
+@bp.route("/pages/<slug>/letters", methods=["GET", "POST"])
+@login_required
+def letters(slug: str):
+    page = services.letter_page(slug)
+    if page is None:
+        abort(404)
+    settings = get_settings(page.id)
+    form = LetterSettingsForm(obj=settings) if settings else LetterSettingsForm(
+        is_editable=True, max_length=5000, target_hourly_cap=60, over_cap="wait")
+    form.set_target_lists(services.target_list_choices())
+    error = None
+    if form.validate_on_submit():
+        try:
+            save_settings(slug, subject=form.subject.data, body_template=form.body_template.data,
+                          is_editable=form.is_editable.data, max_length=form.max_length.data,
+                          targets_house=form.targets_house.data,
+                          targets_senate=form.targets_senate.data,
+                          target_list_id=form.target_list_id.data,
+                          target_hourly_cap=form.target_hourly_cap.data,
+                          over_cap=form.over_cap.data)
+        except LetterError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            db.session.commit()
+            flash("Letter settings saved.", "ok")
+            return redirect(url_for(".letters", slug=slug), 303)
+    status = 400 if (error or form.errors) else 200
+    return render_template("staff/letters.html", page=page, form=form, error=error,
+                           report=letter_report(page.id), has_settings=settings is not None
+                           ), status
+
+
+def _render_target_lists(form: TargetListUploadForm, status: int = 200, *,
+                         file_error: str | None = None, row_errors=()):
+    return render_template("staff/target_lists.html", form=form, file_error=file_error,
+                           row_errors=row_errors,
+                           lists=services.target_lists_with_counts()), status
+
+
+@bp.get("/target-lists")
+@login_required
+def target_lists():
+    return _render_target_lists(TargetListUploadForm())
+
+
+@bp.post("/target-lists")
+@csrf.exempt  # checked below, once the larger upload limit applies
+@login_required
+def upload_target_list():
+    too_large = f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+    # The site-wide request limit fits a supporter's form; a list upload may be bigger.
+    request.max_content_length = MAX_UPLOAD_BYTES + UPLOAD_FORM_OVERHEAD
+    try:
+        csrf.protect()
+        form = TargetListUploadForm()
+        if not form.validate():
+            return _render_target_lists(form, 400)
+        data = form.file.data.read(MAX_UPLOAD_BYTES + 1)
+    except RequestEntityTooLarge:
+        return _render_target_lists(TargetListUploadForm(formdata=None), 413,
+                                    file_error=too_large)
+    if len(data) > MAX_UPLOAD_BYTES:
+        return _render_target_lists(form, 413, file_error=too_large)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _render_target_lists(
+            form, 400, file_error="The file is not UTF-8 text. In your spreadsheet program, "
+                                  "save it as \u201cCSV UTF-8\u201d and upload it again.")
+    rows, row_errors = parse_target_csv(text)
+    if row_errors:
+        return _render_target_lists(form, 400, row_errors=row_errors)
+    try:
+        target_list = create_target_list(form.name.data, rows)
+    except ValueError as exc:
+        db.session.rollback()
+        return _render_target_lists(form, 400, file_error=str(exc))
+    db.session.commit()
+    flash(f"Created the list \u201c{target_list.name}\u201d with {len(rows)} targets.", "ok")
+    return redirect(url_for(".target_lists"), 303)
+
+
+def _render_batches(form: MarkDeliveredForm, status: int = 200, error: str | None = None):
+    return render_template("staff/batches.html", rows=services.open_batch_rows(), form=form,
+                           error=error), status
+
+
+@bp.get("/batches")
+@login_required
+def batches():
+    return _render_batches(MarkDeliveredForm())
+
+
+def _batch_or_404(batch_id: int):
+    batch = services.get_batch(batch_id)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+@bp.get("/batches/<int:batch_id>.csv")
+@login_required
+def batch_download(batch_id: int):
+    batch = _batch_or_404(batch_id)
+    return Response(batch_csv(batch), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="batch-{batch.id}.csv"'})
+
+
+def _allow_own_styles(html: str) -> str:
+    """The CSP with the page's own <style> blocks allowed by hash, and nothing else inline.
+
+    Letter text in the page is escaped, so only the template's own blocks match.
+    """
+    hashes = "".join(
+        " 'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+        for block in STYLE_BLOCK.findall(html))
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self'{hashes}")
+
+
+@bp.get("/batches/<int:batch_id>/print")
+@login_required
+def batch_print(batch_id: int):
+    html = batch_printable_html(_batch_or_404(batch_id))
+    return Response(html, mimetype="text/html",
+                    headers={"Content-Security-Policy": _allow_own_styles(html)})
+
+
+@bp.post("/batches/<int:batch_id>/delivered")
+@login_required
+def batch_delivered(batch_id: int):
+    _batch_or_404(batch_id)
+    form = MarkDeliveredForm()
+    if not form.validate():
+        return _render_batches(MarkDeliveredForm(formdata=None), 400,
+                               "The note must be one line of at most 500 characters; "
+                               f"batch {batch_id} was not marked delivered.")
+    try:
+        batch = mark_batch_delivered(batch_id, form.note.data or "")
+    except LookupError:
+        abort(404)
+    count = len(batch.letters)
+    db.session.commit()
+    flash(f"Batch {batch_id}: {count} letters to {batch.target.name} marked delivered.", "ok")
+    return redirect(url_for(".batches"), 303)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from campaign.auth.services import create_staff_user
+from campaign.extensions import db
+from tests.letters.conftest import letter_page, write_letters  # noqa: F401
+
+PASSWORD = "correct horse battery staple"
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def run_here(app: Flask, name: str, *args: object):
+    """Runs a Celery task in this process, as a worker would, and returns its result."""
+    with app.app_context():
+        return app.extensions["celery"].tasks[name].apply(args=args)
+
+
+def page_text(response) -> str:
+    """The response body with HTML entities decoded, as a reader sees the words."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def page_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token from a form on the page at `url`, as a browser would submit it."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return CSRF_PATTERN.search(response.get_data(as_text=True)).group(1)
+
+
+@pytest.fixture
+def create_staff(app: Flask) -> Callable[..., int]:
+    def create(email: str = "ana.staff@example.org", name: str = "Ana Staff",
+               password: str = PASSWORD, is_active: bool = True) -> int:
+        with app.app_context():
+            user = create_staff_user(email, name=name, password=password)
+            user.is_active = is_active
+            db.session.commit()
+            return user.id
+
+    return create
+
+
+@pytest.fixture
+def log_in(client: FlaskClient) -> Callable:
+    """Posts the sign-in form the way a browser does: the page first, then the form."""
+
+    def post(email: str = "ana.staff@example.org", password: str = PASSWORD,
+             next_url: str | None = None, **extra: str):
+        url = "/staff/login" + (f"?next={quote(next_url, safe='')}" if next_url else "")
+        token = page_token(client, "/staff/login")
+        return client.post(url, data={"csrf_token": token, "email": email,
+                                      "password": password, **extra})
+
+    return post
+
+
+@pytest.fixture
+def staff_client(client: FlaskClient, create_staff, log_in) -> FlaskClient:
+    """A client signed in as a staff member."""
+    create_staff()
+    response = log_in()
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client
