@@ -94,6 +94,8 @@ class PageCaches:
     def __init__(self, page_seconds: float, count_seconds: float):
         self.pages: TTLCache = TTLCache(page_seconds)
         self.counts: TTLCache = TTLCache(count_seconds)
+        # Rendered pages show both, so they are kept no longer than either.
+        self.rendered: TTLCache = TTLCache(min(page_seconds, count_seconds))
 
     @classmethod
     def from_config(cls, config: dict) -> PageCaches:
@@ -102,3 +104,4 @@ class PageCaches:
     def clear(self) -> None:
         self.pages.clear()
         self.counts.clear()
+        self.rendered.clear()

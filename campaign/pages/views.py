@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 
 from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
 from campaign.letters import services as letter_services
@@ -62,20 +65,46 @@ def index():
     return render_template("pages/index.html", pages=services.list_public_pages())
 
 
+# A blank form is the same for every visitor but for the CSRF token and where they came
+# from, so a page is rendered once per cache period with unique slots for those values,
+# which each request fills in. Rendering the form's fields is most of a page view's cost.
+_SLOT_NONCE = secrets.token_hex(8)
+TRACKING_FIELDS = ("source", *(f"utm_{key}" for key in UTM_KEYS), "referrer")
+
+
+def _slot(name: str) -> str:
+    return f"slot-{_SLOT_NONCE}-{name}"
+
+
+def _blank_page_html(page: PageView) -> str:
+    form = (LetterForm if page.kind == PageKind.LETTER.value else SignForm)(formdata=None)
+    form.csrf_token.current_token = _slot("csrf_token")
+    for name in TRACKING_FIELDS:
+        getattr(form, name).data = _slot(name)
+    if isinstance(form, LetterForm):
+        settings = letter_services.get_settings(page.id)
+        form.body.data = settings.body_template if settings else ""
+    html, _ = render_page(page, form)
+    return html
+
+
+def _tracking_values() -> dict[str, str]:
+    """Where the supporter came from: it travels with the form, so the signature keeps it."""
+    values = {f"utm_{key}": clip(request.args.get(f"utm_{key}"), 255) for key in UTM_KEYS}
+    values["source"] = clean_source(request.args.get("source"))
+    values["referrer"] = referrer_origin(request.referrer)
+    return values
+
+
 @bp.get("/a/<slug>")
 def show(slug: str):
     page = public_page(slug)
     _count_view(page)
-    form = (LetterForm if page.kind == PageKind.LETTER.value else SignForm)(formdata=None)
-    # Where the supporter came from travels with the form, so the signature keeps it.
-    form.source.data = clean_source(request.args.get("source"))
-    for key in UTM_KEYS:
-        getattr(form, f"utm_{key}").data = clip(request.args.get(f"utm_{key}"), 255)
-    form.referrer.data = referrer_origin(request.referrer)
-    if isinstance(form, LetterForm):
-        settings = letter_services.get_settings(page.id)
-        form.body.data = settings.body_template if settings else ""
-    return render_page(page, form)
+    html = _caches().rendered.get_or_load(page.id, lambda: _blank_page_html(page))
+    html = html.replace(_slot("csrf_token"), generate_csrf())
+    for name, value in _tracking_values().items():
+        html = html.replace(_slot(name), str(escape(value)))
+    return html
 
 
 def sign_limit() -> str:
