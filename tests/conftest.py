@@ -211,7 +211,7 @@ def create_signature(app: Flask) -> Callable[..., int]:
                                    last_name=fields.pop("last_name", "Park"), **fields),
                 app.config["CONSENT_EMAIL_UPDATES_VERSION"])
             db.session.commit()
-            return result.action.id
+            return result.action_id
 
     return create
 

@@ -111,7 +111,7 @@ def send(slug: str):
         db.session.rollback()
         return render_template("pages/already_signed.html", page=page,
                                share_links=share_links(page_url(page.slug), page.title)), 409
-    action_id = result.action.id
+    action_id = result.action_id
     letters = services.record_letters(action_id=action_id, page_id=page.id, settings=settings,
                                       body=body, writer=_writer(form), targets=choice.targets)
     letter_ids = [letter.id for letter in letters]

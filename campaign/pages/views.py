@@ -132,7 +132,7 @@ def sign(slug: str):
         db.session.rollback()
         return render_template("pages/already_signed.html", page=page,
                                share_links=share_links(page_url(page.slug), page.title)), 409
-    action_id = result.action.id
+    action_id = result.action_id
     db.session.commit()
     enqueue_thank_you(action_id)
     return redirect(url_for(".thanks", slug=slug), 303)

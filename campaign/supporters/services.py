@@ -35,12 +35,12 @@ class Signature:
 
 @dataclass(frozen=True)
 class SignResult:
-    action: Action | None
+    action_id: int | None  # None: this supporter had signed the page already
     supporter_id: int
 
     @property
     def is_duplicate(self) -> bool:
-        return self.action is None
+        return self.action_id is None
 
 
 def _insert_for_dialect():
@@ -78,7 +78,7 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
         .on_conflict_do_nothing(index_elements=["action_page_id", "supporter_id"])
         .returning(Action.id))
     if action_id is None:
-        return SignResult(action=None, supporter_id=supporter_id)
+        return SignResult(action_id=None, supporter_id=supporter_id)
 
     if not is_new_supporter:
         _fill_blank_details(supporter_id, signature)
@@ -87,7 +87,7 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
                                kind=EMAIL_UPDATES, wording_version=consent_version,
                                granted_at=utcnow()))
     db.session.flush()
-    return SignResult(action=db.session.get(Action, action_id), supporter_id=supporter_id)
+    return SignResult(action_id=action_id, supporter_id=supporter_id)
 
 
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")

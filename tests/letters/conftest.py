@@ -107,7 +107,7 @@ def write_letters(app: Flask) -> Callable[..., list[int]]:
                 result = record_signature(page.id, Signature(email=email, first_name=f"W{n}",
                                                              last_name="Writer"), "v1")
                 letters = record_letters(
-                    action_id=result.action.id, page_id=page.id, settings=settings,
+                    action_id=result.action_id, page_id=page.id, settings=settings,
                     body=body or settings.body_template,
                     writer=Writer(first_name=f"W{n}", last_name="Writer"), targets=targets)
                 letter_ids += [letter.id for letter in letters]
