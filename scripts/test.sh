@@ -34,5 +34,5 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 
-.venv/bin/ruff check --quiet campaign workers tests bench wsgi.py
+.venv/bin/ruff check --quiet .
 exec .venv/bin/python -m pytest "$@"
