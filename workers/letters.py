@@ -46,14 +46,21 @@ def deliver_letter(self, letter_id: int) -> str:
     """
     result = delivery.claim_letter(letter_id, services.get_settings,
                                    claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
+    letter = result.letter
+    if result.outcome is Claim.SEND:
+        # Built before the commit, while the rows the claim loaded are still fresh.
+        try:
+            message = build_letter_message(letter)
+        except ValueError as exc:  # an address the email package refuses: retrying won't help
+            delivery.move_to_fallback(letter, str(exc))
+            db.session.commit()
+            return "fallback"
     db.session.commit()
     if result.outcome in (Claim.NOT_DUE, Claim.OVER_CAP):
         _later(letter_id, (result.until - utcnow()).total_seconds())
     if result.outcome is not Claim.SEND:
         return result.outcome.value
-    letter = result.letter
     try:
-        message = build_letter_message(letter)
         current_transport().send(message)
     except TransientMailError as exc:
         retries = self.request.retries
@@ -65,11 +72,11 @@ def deliver_letter(self, letter_id: int) -> str:
         delivery.release_for_retry(letter, str(exc), utcnow() + timedelta(seconds=delay))
         db.session.commit()
         raise self.retry(exc=exc, countdown=delay)
-    except (PermanentMailError, ValueError) as exc:  # ValueError: an address we can't use
+    except PermanentMailError as exc:
         delivery.move_to_fallback(letter, str(exc))
         db.session.commit()
         return "fallback"
-    delivery.mark_sent(letter)
+    delivery.mark_sent(letter_id)
     db.session.commit()
     return "sent"
 

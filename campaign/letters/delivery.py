@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from campaign.common.types import utcnow
 from campaign.extensions import db
@@ -26,6 +27,7 @@ from campaign.letters.models import (
     LetterStatus,
     OverCap,
 )
+from campaign.supporters.models import Action
 from campaign.targets.models import Target
 
 CAP_WINDOW = timedelta(hours=1)
@@ -63,12 +65,18 @@ def claim_letter(letter_id: int, settings_for: Callable[[int], LetterSettings], 
     that died and is taken over. The caller commits before sending.
     """
     now = utcnow()
-    letter = db.session.get(Letter, letter_id)
-    if letter is None:
+    # One statement locks the letter and its target and loads what the email needs; the
+    # row values are read after the locks are granted, so they are current.
+    row = db.session.execute(
+        select(Letter, Target).join(Target, Letter.target_id == Target.id)
+        .where(Letter.id == letter_id)
+        .options(joinedload(Letter.action, innerjoin=True)
+                 .joinedload(Action.supporter, innerjoin=True))
+        .with_for_update(of=(Letter.__table__, Target.__table__))
+        .execution_options(populate_existing=True)).one_or_none()
+    if row is None:
         return ClaimResult(Claim.DONE)
-    db.session.execute(select(Target.id).where(Target.id == letter.target_id)
-                       .with_for_update())
-    db.session.refresh(letter)
+    letter, target = row
     is_takeover = (letter.status == LetterStatus.SENDING.value and letter.claimed_at
                    is not None and letter.claimed_at < now - claim_expires)
     if letter.status != LetterStatus.QUEUED.value and not is_takeover:
@@ -81,7 +89,6 @@ def claim_letter(letter_id: int, settings_for: Callable[[int], LetterSettings], 
         return ClaimResult(Claim.DONE, letter)
     if letter.next_attempt_at is not None and letter.next_attempt_at > now:
         return ClaimResult(Claim.NOT_DUE, letter, letter.next_attempt_at)
-    target = db.session.get(Target, letter.target_id)
     if not target.email or letter.channel == Channel.FALLBACK.value:
         move_to_fallback(letter, "no email address for this target")
         return ClaimResult(Claim.FALLBACK, letter)
@@ -97,8 +104,8 @@ def claim_letter(letter_id: int, settings_for: Callable[[int], LetterSettings], 
         if settings.over_cap == OverCap.DIGEST.value:
             letter.channel = Channel.DIGEST.value
             letter.next_attempt_at = None
-            record_event(letter, LetterStatus.QUEUED.value, "over the office's hourly cap: "
-                   "will go in a digest")
+            record_event(letter, LetterStatus.QUEUED.value,
+                         "over the office's hourly cap: will go in a digest")
             return ClaimResult(Claim.DIGEST, letter)
         until = window[1] + CAP_WINDOW
         letter.next_attempt_at = until
@@ -111,14 +118,22 @@ def claim_letter(letter_id: int, settings_for: Callable[[int], LetterSettings], 
     letter.attempts += 1
     letter.next_attempt_at = None
     record_event(letter, LetterStatus.SENDING.value,
-           "taken over from a stopped worker" if is_takeover else "")
+                 "taken over from a stopped worker" if is_takeover else "")
     return ClaimResult(Claim.SEND, letter)
 
 
-def mark_sent(letter: Letter) -> None:
-    letter.sent_at = utcnow()
-    letter.last_error = ""
-    record_event(letter, LetterStatus.SENT.value)
+def mark_sent(letter_id: int) -> None:
+    """Records the send by id, in two statements: after the claim's commit the letter's
+    loaded state is expired, and reloading it only to change it would cost a query."""
+    now = utcnow()
+    channel = db.session.execute(
+        update(Letter).where(Letter.id == letter_id)
+        .values(status=LetterStatus.SENT.value, sent_at=now, last_error="")
+        .returning(Letter.channel)
+        .execution_options(synchronize_session=False)).scalar_one()
+    db.session.execute(insert(LetterEvent).values(
+        letter_id=letter_id, status=LetterStatus.SENT.value, channel=channel, detail="",
+        at=now))
 
 
 def release_for_retry(letter: Letter, error: str, retry_at: datetime) -> None:
