@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, url_for
 
 from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
 from campaign.letters import services
@@ -13,6 +13,7 @@ from campaign.letters.emails import action_id_from_token, status_token
 from campaign.letters.forms import LetterForm
 from campaign.letters.services import TargetChoice, district_key
 from campaign.pages.views import (
+    already_signed,
     enqueue_thank_you,
     public_page,
     render_page,
@@ -70,17 +71,23 @@ def _writer(form: LetterForm) -> Writer:
                   town=form.town.data or "", postal_code=(form.postal_code.data or "").upper())
 
 
-@bp.post("/a/<slug>/letter/preview")
-@limiter.limit(sign_limit, methods=["POST"])
-def preview(slug: str):
+def _checked_submission(slug: str):
+    """The page, its letter settings, the validated form, the letter and its targets; or an
+    error page (closed: 410, bad input: 400) raised as the response."""
     page, settings = _letter_page(slug)
     if page.is_closed:
-        return render_template("pages/closed.html", page=page), 410
+        abort(make_response(render_template("pages/closed.html", page=page), 410))
     form = LetterForm()
     checked = _check(form, settings)
     if checked is None:
-        return render_page(page, form, 400)
-    body, choice = checked
+        abort(make_response(*render_page(page, form, 400)))
+    return (page, settings, form, *checked)
+
+
+@bp.post("/a/<slug>/letter/preview")
+@limiter.limit(sign_limit, methods=["POST"])
+def preview(slug: str):
+    page, settings, form, body, choice = _checked_submission(slug)
     letters = [] if choice.needs_district_choice else [
         (target, compose(body, _writer(form), target)) for target in choice.targets]
     return render_template("letters/preview.html", page=page, settings=settings, form=form,
@@ -91,16 +98,9 @@ def preview(slug: str):
 @bp.post("/a/<slug>/letter/send")
 @limiter.limit(sign_limit, methods=["POST"])
 def send(slug: str):
-    page, settings = _letter_page(slug)
-    if page.is_closed:
-        return render_template("pages/closed.html", page=page), 410
-    form = LetterForm()
-    checked = _check(form, settings)
-    if checked is None:
-        return render_page(page, form, 400)
+    page, settings, form, body, choice = _checked_submission(slug)
     if form.is_bot:
         return redirect(url_for("pages.thanks", slug=slug), 303)
-    body, choice = checked
     if choice.needs_district_choice:
         form.district.errors.append("Please choose your district before sending.")
         return render_page(page, form, 400)
@@ -109,8 +109,7 @@ def send(slug: str):
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
         db.session.rollback()
-        return render_template("pages/already_signed.html", page=page,
-                               share_links=share_links(page_url(page.slug), page.title)), 409
+        return already_signed(page)
     action_id = result.action_id
     letters = services.record_letters(action_id=action_id, page_id=page.id, settings=settings,
                                       body=body, writer=_writer(form), targets=choice.targets)

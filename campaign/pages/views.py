@@ -131,12 +131,17 @@ def sign(slug: str):
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
         db.session.rollback()
-        return render_template("pages/already_signed.html", page=page,
-                               share_links=share_links(page_url(page.slug), page.title)), 409
+        return already_signed(page)
     action_id = result.action_id
     db.session.commit()
     enqueue_thank_you(action_id)
     return redirect(url_for(".thanks", slug=slug), 303)
+
+
+def already_signed(page: PageView):
+    """A second signature by the same email: said kindly, and nothing was changed."""
+    return render_template("pages/already_signed.html", page=page,
+                           share_links=share_links(page_url(page.slug), page.title)), 409
 
 
 def signature_from_form(form: SignForm) -> Signature:
