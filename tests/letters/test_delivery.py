@@ -84,18 +84,34 @@ def test_a_451_then_250_delivers_the_letter_once(celery_worker, letter_page, wri
                                          "sent"]
 
 
-def test_a_550_sends_the_letter_to_the_fallback_batch(app, letter_page, write_letters,
-                                                      smtp_sink, query):
+@pytest.mark.worker
+def test_a_550_sends_the_letter_to_the_fallback_batch(celery_worker, app, letter_page,
+                                                      write_letters, smtp_sink, query):
     slug, [target_id] = letter_page(targets=[("Embassy Desk", "Ambassador",
                                               "embassy@example.org")])
     [letter_id] = write_letters(slug)
     smtp_sink.reply_next("550 5.1.1 Mailbox unknown")
-    assert run_here(app, "letters.deliver", letter_id).result == "fallback"
+    with app.app_context():
+        enqueue(deliver_letter, letter_id)
+    wait_until(lambda: statuses(query)[0][0] == "batched", message="letter batched")
     assert smtp_sink.received == []
     assert statuses(query) == [("batched", "fallback", 1)]
     assert history(query, letter_id) == ["queued", "sending", "failed", "batched"]
     assert query("SELECT last_error FROM letters")[0][0].startswith("550")
     assert query("SELECT target_id, status FROM fallback_batches") == [(target_id, "open")]
+
+
+def test_html_in_a_letter_is_escaped_in_the_html_part_and_kept_in_the_text(
+        app, letter_page, write_letters, smtp_sink):
+    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")])
+    [letter_id] = write_letters(slug, body='Hi <script>alert(1)</script> <a href="x">y</a>')
+    assert run_here(app, "letters.deliver", letter_id).result == "sent"
+    [mail] = smtp_sink.wait_for(1)
+    html = mail.message.get_body(("html",)).get_content()
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "<script>" not in html and '<a href="x">' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'Hi <script>alert(1)</script> <a href="x">y</a>' in text
 
 
 def test_targets_without_email_go_to_one_batch_that_staff_export_and_deliver(
