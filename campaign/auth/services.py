@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from campaign.auth.models import StaffUser
-from campaign.common.text import has_control_characters
+from campaign.common.text import has_control_characters, normalise_email
 from campaign.common.types import utcnow
 from campaign.extensions import db
 
@@ -21,10 +21,6 @@ MAX_PASSWORD_LENGTH = 1024
 
 class StaffError(ValueError):
     """The message is fit to show whoever is creating the account."""
-
-
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def check_password(password: str) -> str:

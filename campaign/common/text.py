@@ -18,6 +18,11 @@ ALLOWED_TAGS = {
 }
 
 
+def normalise_email(email: str | None) -> str:
+    """How every email is stored and looked up: the database holds us to lower case."""
+    return (email or "").strip().lower()
+
+
 def has_control_characters(value: str) -> bool:
     return bool(CONTROL_CHARACTERS.search(value))
 

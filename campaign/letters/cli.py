@@ -67,11 +67,11 @@ def report_command(slug: str) -> None:
 @letters_cli.command("batches")
 def batches_command() -> None:
     """List open fallback batches: letters waiting to be printed or handed over."""
-    from campaign.letters.delivery import open_batches
+    from campaign.letters.delivery import open_batch_rows
 
-    for batch in open_batches():
-        click.echo(f"{batch.id}\t{len(batch.letters)} letters\t{batch.target.name}, "
-                   f"{batch.target.title}")
+    for row in open_batch_rows():
+        click.echo(f"{row.batch.id}\t{row.letters} letters\t{row.target.name}, "
+                   f"{row.target.title}")
 
 
 @letters_cli.command("export-batch")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
+from campaign.common.sql import upsert_insert
 from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.letters.models import (
@@ -157,14 +157,10 @@ def move_to_fallback(letter: Letter, reason: str) -> FallbackBatch:
     return batch
 
 
-def _insert():
-    return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-
-
 def open_batch_for(target_id: int) -> FallbackBatch:
     where = FallbackBatch.status == BatchStatus.OPEN.value
     db.session.execute(
-        _insert()(FallbackBatch)
+        upsert_insert(db.engine.dialect.name)(FallbackBatch)
         .values(target_id=target_id, status=BatchStatus.OPEN.value, created_at=utcnow(),
                 delivered_note="")
         .on_conflict_do_nothing(index_elements=["target_id"], index_where=where))
@@ -203,7 +199,19 @@ def mark_batch_delivered(batch_id: int, note: str = "") -> FallbackBatch:
     return batch
 
 
-def open_batches() -> list[FallbackBatch]:
-    return list(db.session.scalars(
-        select(FallbackBatch).where(FallbackBatch.status == BatchStatus.OPEN.value)
-        .order_by(FallbackBatch.id)))
+@dataclass(frozen=True)
+class BatchRow:
+    batch: FallbackBatch
+    target: Target
+    letters: int
+
+
+def open_batch_rows() -> list[BatchRow]:
+    """The open fallback batches, oldest first, each with its target and letter count."""
+    rows = db.session.execute(
+        select(FallbackBatch, Target, func.count(Letter.id))
+        .join(Target, Target.id == FallbackBatch.target_id)
+        .outerjoin(Letter, Letter.fallback_batch_id == FallbackBatch.id)
+        .where(FallbackBatch.status == BatchStatus.OPEN.value)
+        .group_by(FallbackBatch.id, Target.id).order_by(FallbackBatch.id))
+    return [BatchRow(batch, target, count) for batch, target, count in rows]

@@ -80,7 +80,7 @@ def _checked_submission(slug: str):
     form = LetterForm()
     checked = _check(form, settings)
     if checked is None:
-        abort(make_response(*render_page(page, form, 400)))
+        abort(make_response(*render_page(page, form, 400, letter=settings)))
     return (page, settings, form, *checked)
 
 
@@ -103,7 +103,7 @@ def send(slug: str):
         return redirect(url_for("pages.thanks", slug=slug), 303)
     if choice.needs_district_choice:
         form.district.errors.append("Please choose your district before sending.")
-        return render_page(page, form, 400)
+        return render_page(page, form, 400, letter=settings)
 
     result = record_signature(page.id, signature_from_form(form),
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
@@ -137,5 +137,5 @@ def status(token: str):
 @bp.post("/a/<slug>/letter/edit")
 def edit(slug: str):
     """Back from the preview to the form, with what the supporter wrote."""
-    page, _ = _letter_page(slug)
-    return render_page(page, LetterForm())
+    page, settings = _letter_page(slug)
+    return render_page(page, LetterForm(), letter=settings)

@@ -14,8 +14,8 @@ from datetime import date
 from typing import Generic, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
+from campaign.common.sql import upsert_insert
 from campaign.pages.models import PageViewCount
 
 K = TypeVar("K")
@@ -78,7 +78,7 @@ class ViewCounter:
         if not counts:
             return
         engine = self._engine_getter()
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        insert = upsert_insert(engine.dialect.name)
         rows = [{"action_page_id": page_id, "day": day, "source": source, "views": n}
                 for (page_id, day, source), n in counts.items()]
         statement = insert(PageViewCount).values(rows)

@@ -13,6 +13,7 @@ from markupsafe import escape
 from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
 from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm
+from campaign.letters.models import LetterSettings
 from campaign.pages import services
 from campaign.pages.forms import SignForm, clean_source, clip, referrer_origin
 from campaign.pages.models import PageKind
@@ -43,9 +44,10 @@ def _signature_count(page: PageView) -> int:
     return _caches().counts.get_or_load(page.id, lambda: services.count_signatures(page.id))
 
 
-def render_page(page: PageView, form: SignForm, status: int = 200):
-    letter = None
-    if page.kind == PageKind.LETTER.value:
+def render_page(page: PageView, form: SignForm, status: int = 200,
+                letter: LetterSettings | None = None):
+    """The page with its form; a letter page's settings are looked up unless given."""
+    if letter is None and page.kind == PageKind.LETTER.value:
         letter = letter_services.get_settings(page.id)
     return render_template("pages/show.html", page=page, form=form, letter=letter,
                            signatures=_signature_count(page)), status
@@ -81,10 +83,11 @@ def _blank_page_html(page: PageView) -> str:
     form.csrf_token.current_token = _slot("csrf_token")
     for name in TRACKING_FIELDS:
         getattr(form, name).data = _slot(name)
+    settings = None
     if isinstance(form, LetterForm):
         settings = letter_services.get_settings(page.id)
         form.body.data = settings.body_template if settings else ""
-    html, _ = render_page(page, form)
+    html, _ = render_page(page, form, letter=settings)
     return html
 
 

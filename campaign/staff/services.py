@@ -1,4 +1,4 @@
-"""What the staff pages read: pages with their counts, target lists, open batches.
+"""What the staff pages read: pages with their counts, and target lists.
 
 Read-only queries across domains, kept here so the staff views need no new functions
 in the domains they look into.
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.letters.models import BatchStatus, FallbackBatch, Letter
+from campaign.letters.models import FallbackBatch
 from campaign.pages.models import ActionPage, PageKind
 from campaign.supporters.models import Action
-from campaign.targets.models import Target, TargetList, TargetListMember
+from campaign.targets.models import TargetList, TargetListMember
 
 
 @dataclass(frozen=True)
@@ -60,24 +60,6 @@ def target_lists_with_counts() -> list[TargetListRow]:
 def target_list_choices() -> list[tuple[int, str]]:
     return [(target_list.id, target_list.name) for target_list in db.session.scalars(
         select(TargetList).order_by(TargetList.name, TargetList.id))]
-
-
-@dataclass(frozen=True)
-class BatchRow:
-    batch: FallbackBatch
-    target: Target
-    letters: int
-
-
-def open_batch_rows() -> list[BatchRow]:
-    """The open fallback batches, oldest first, each with its target and letter count."""
-    rows = db.session.execute(
-        select(FallbackBatch, Target, func.count(Letter.id))
-        .join(Target, Target.id == FallbackBatch.target_id)
-        .outerjoin(Letter, Letter.fallback_batch_id == FallbackBatch.id)
-        .where(FallbackBatch.status == BatchStatus.OPEN.value)
-        .group_by(FallbackBatch.id, Target.id).order_by(FallbackBatch.id))
-    return [BatchRow(batch, target, count) for batch, target, count in rows]
 
 
 def get_batch(batch_id: int) -> FallbackBatch | None:

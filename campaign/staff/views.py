@@ -23,7 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from campaign.extensions import csrf, db
 from campaign.letters.batches import batch_csv, batch_printable_html
 from campaign.letters.compose import LetterError
-from campaign.letters.delivery import mark_batch_delivered
+from campaign.letters.delivery import mark_batch_delivered, open_batch_rows
 from campaign.letters.services import get_settings, letter_report, save_settings
 from campaign.security import CONTENT_SECURITY_POLICY
 from campaign.staff import services
@@ -135,7 +135,7 @@ def upload_target_list():
 
 
 def _render_batches(form: MarkDeliveredForm, status: int = 200, error: str | None = None):
-    return render_template("staff/batches.html", rows=services.open_batch_rows(), form=form,
+    return render_template("staff/batches.html", rows=open_batch_rows(), form=form,
                            error=error), status
 
 

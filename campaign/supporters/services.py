@@ -7,17 +7,14 @@ from datetime import timedelta
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from campaign.common.sql import upsert_insert
+from campaign.common.text import normalise_email
 from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.supporters.models import Action, Consent, Supporter, ThankYouStatus
 
 EMAIL_UPDATES = "email_updates"
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 def _signature_statements(dialect: str):
     """The two upserts of a signature, built once per dialect: building statements per
     request cost more CPU than running them (profiled)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     supporters, actions = Supporter.__table__, Action.__table__
     add_supporter = (insert(supporters)
                      .values({c: bindparam(c) for c in (

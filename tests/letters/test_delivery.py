@@ -135,6 +135,8 @@ def test_targets_without_email_go_to_one_batch_that_staff_export_and_deliver(
     assert "page-break-after" in printable
 
     runner = app.test_cli_runner()
+    listing = runner.invoke(args=["letters", "batches"])
+    assert listing.output == f"{batch_id}\t3 letters\tConsulate, Consul-General\n"
     result = runner.invoke(args=["letters", "mark-delivered", str(batch_id), "--note",
                                  "by hand, 3 May"])
     assert result.exit_code == 0, result.output

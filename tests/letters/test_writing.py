@@ -146,3 +146,18 @@ def test_idempotency_keys_are_unique_in_the_database(app, letter_page, send_lett
                 "created_at, last_error) SELECT idempotency_key, action_id, action_page_id, "
                 "target_id, subject, body, body_hash, is_personalised, status, channel, "
                 "attempts, created_at, last_error FROM letters LIMIT 1"))
+
+
+def test_change_my_letter_goes_back_to_the_form_with_what_was_written(client, letter_page,
+                                                                      query):
+    slug, _ = letter_page()
+    data = {"csrf_token": csrf_token(client, slug), "body": "My own <b>draft</b>.",
+            **letter_fields(town="Springfield")}
+    response = client.post(f"/a/{slug}/letter/edit", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*My own &lt;b&gt;draft&lt;/b&gt;.', html)
+    assert 'value="Springfield"' in html
+    assert client.post(f"/a/{slug}/letter/edit", data={**data, "csrf_token": "x"}
+                       ).status_code == 400
+    assert counts(query) == (0, 0, 0)
