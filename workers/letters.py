@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 
 from celery import shared_task
@@ -15,6 +14,7 @@ from campaign.letters import delivery, digests, services
 from campaign.letters.delivery import Claim
 from campaign.letters.emails import build_digest_message, build_letter_message
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
+from workers.retry import jittered_backoff
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,9 @@ def _seconds(name: str) -> timedelta:
 
 
 def backoff_seconds(retries: int) -> float:
-    """Exponential with jitter from LETTER_RETRY_BASE_SECONDS, capped at an hour, so a mail
-    server that was down for an hour is not met by every letter at the same moment."""
-    base = current_app.config["LETTER_RETRY_BASE_SECONDS"]
-    return random.uniform(0.5, 1.0) * min(3600.0, base * 2 ** retries)
+    """From LETTER_RETRY_BASE_SECONDS, doubling, capped at an hour, with jitter."""
+    return jittered_backoff(retries, base=current_app.config["LETTER_RETRY_BASE_SECONDS"],
+                            cap=3600.0)
 
 
 def _later(letter_id: int, seconds: float) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 
 from celery import shared_task
 
@@ -11,6 +10,7 @@ from campaign.extensions import db, enqueue
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you
+from workers.retry import jittered_backoff
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,8 @@ MAX_RETRIES = 8
 
 
 def backoff_seconds(retries: int) -> float:
-    """Exponential with full jitter: 10 s, 20 s, 40 s ... capped at 10 minutes."""
-    return random.uniform(0.5, 1.0) * min(600, 10 * 2 ** retries)
+    """10 s, 20 s, 40 s ... capped at 10 minutes, with jitter."""
+    return jittered_backoff(retries, base=10, cap=600)
 
 
 @shared_task(name="supporters.send_thank_you", bind=True, max_retries=MAX_RETRIES)
