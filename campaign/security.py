@@ -6,9 +6,13 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from flask import Flask, Request, Response, render_template
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.exceptions import BadRequest
 from werkzeug.formparser import FormDataParser
+
+from campaign.public_forms import set_form_cookie
 
 # Supporter pages load nothing from another origin: no fonts, scripts, styles or images.
 CONTENT_SECURITY_POLICY = (
@@ -48,10 +52,35 @@ class StrictRequest(Request):
     form_data_parser_class = StrictFormDataParser
 
 
+_SECURITY_HEADER_ITEMS = tuple(SECURITY_HEADERS.items())
+
+
 def add_security_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    headers = response.headers
+    if "Content-Security-Policy" in headers:  # a view chose its own policy: keep it
+        for name, value in _SECURITY_HEADER_ITEMS:
+            headers.setdefault(name, value)
+    else:  # one call, not a scan of the headers per name, on every response
+        headers.extend(_SECURITY_HEADER_ITEMS)
     return response
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per key.
+
+    Flask builds one twice per request, even for a request without a session cookie, and
+    building one runs a trial serialisation (a tenth of a page view's CPU, profiled).
+    A serializer keeps no per-request state, so threads can share it.
+    """
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple, URLSafeTimedSerializer | None] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if keys not in self._serializers:
+            self._serializers[keys] = super().get_signing_serializer(app)
+        return self._serializers[keys]
 
 
 def _error_page(status: int, title: str, message: str):
@@ -60,7 +89,9 @@ def _error_page(status: int, title: str, message: str):
 
 def register_security(app: Flask) -> None:
     app.request_class = StrictRequest
+    app.session_interface = SessionInterface()
     app.after_request(add_security_headers)
+    app.after_request(set_form_cookie)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

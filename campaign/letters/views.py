@@ -20,6 +20,7 @@ from campaign.pages.views import (
     sign_limit,
     signature_from_form,
 )
+from campaign.public_forms import public_form
 from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError
@@ -86,6 +87,7 @@ def _checked_submission(slug: str):
 
 @bp.post("/a/<slug>/letter/preview")
 @limiter.limit(sign_limit, methods=["POST"])
+@public_form
 def preview(slug: str):
     page, settings, form, body, choice = _checked_submission(slug)
     letters = [] if choice.needs_district_choice else [
@@ -97,6 +99,7 @@ def preview(slug: str):
 
 @bp.post("/a/<slug>/letter/send")
 @limiter.limit(sign_limit, methods=["POST"])
+@public_form
 def send(slug: str):
     page, settings, form, body, choice = _checked_submission(slug)
     if form.is_bot:
@@ -135,6 +138,7 @@ def status(token: str):
 
 
 @bp.post("/a/<slug>/letter/edit")
+@public_form
 def edit(slug: str):
     """Back from the preview to the form, with what the supporter wrote."""
     page, settings = _letter_page(slug)

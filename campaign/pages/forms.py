@@ -44,6 +44,12 @@ def clip(value: str | None, limit: int) -> str:
 
 
 class SignForm(FlaskForm):
+    class Meta:
+        # Supporter pages carry campaign.public_forms' token instead of the session-bound
+        # one; the views check it before the form is read.
+        csrf = False
+
+    csrf_token = HiddenField()
     first_name = StringField(
         "First name",
         filters=[strip],

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
 from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
@@ -18,6 +18,7 @@ from campaign.pages import services
 from campaign.pages.forms import SignForm, clean_source, clip, referrer_origin
 from campaign.pages.models import PageKind
 from campaign.pages.services import PageView
+from campaign.public_forms import form_token, public_form
 from campaign.supporters.services import UTM_KEYS, Signature, record_signature
 from campaign.supporters.thanks import page_url, share_links
 from workers.supporters import send_thank_you
@@ -71,28 +72,32 @@ def index():
 # from, so a page is rendered once per cache period with unique slots for those values,
 # which each request fills in. Rendering the form's fields is most of a page view's cost.
 _SLOT_NONCE = secrets.token_hex(8)
+_SLOT_PATTERN = re.compile(f"slot-{_SLOT_NONCE}-([a-z_]+)")
 TRACKING_FIELDS = ("source", *(f"utm_{key}" for key in UTM_KEYS), "referrer")
+_NO_TRACKING = dict.fromkeys(TRACKING_FIELDS, "")
 
 
 def _slot(name: str) -> str:
     return f"slot-{_SLOT_NONCE}-{name}"
 
 
-def _blank_page_html(page: PageView) -> str:
+def _blank_page_pieces(page: PageView) -> list[str]:
+    """The page as [text, slot name, text, slot name, ..., text]."""
     form = (LetterForm if page.kind == PageKind.LETTER.value else SignForm)(formdata=None)
-    form.csrf_token.current_token = _slot("csrf_token")
-    for name in TRACKING_FIELDS:
+    for name in ("csrf_token", *TRACKING_FIELDS):
         getattr(form, name).data = _slot(name)
     settings = None
     if isinstance(form, LetterForm):
         settings = letter_services.get_settings(page.id)
         form.body.data = settings.body_template if settings else ""
     html, _ = render_page(page, form, letter=settings)
-    return html
+    return _SLOT_PATTERN.split(html)
 
 
 def _tracking_values() -> dict[str, str]:
     """Where the supporter came from: it travels with the form, so the signature keeps it."""
+    if not request.query_string and not request.referrer:  # most visits: nothing to keep
+        return _NO_TRACKING
     values = {f"utm_{key}": clip(request.args.get(f"utm_{key}"), 255) for key in UTM_KEYS}
     values["source"] = clean_source(request.args.get("source"))
     values["referrer"] = referrer_origin(request.referrer)
@@ -100,15 +105,14 @@ def _tracking_values() -> dict[str, str]:
 
 
 @bp.get("/a/<slug>")
-@limiter.exempt  # only submissions are limited; skipping the check saves a page view 15%
 def show(slug: str):
     page = public_page(slug)
     _count_view(page)
-    html = _caches().rendered.get_or_load(page.id, lambda: _blank_page_html(page))
-    html = html.replace(_slot("csrf_token"), generate_csrf())
-    for name, value in _tracking_values().items():
-        html = html.replace(_slot(name), str(escape(value)))
-    return html
+    pieces = _caches().rendered.get_or_load(page.id, lambda: _blank_page_pieces(page))
+    values = {name: str(escape(value)) for name, value in _tracking_values().items()}
+    values["csrf_token"] = form_token()
+    # Odd positions are slot names (re.split keeps the captured group).
+    return "".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
 
 
 def sign_limit() -> str:
@@ -117,6 +121,7 @@ def sign_limit() -> str:
 
 @bp.post("/a/<slug>")
 @limiter.limit(sign_limit, methods=["POST"])
+@public_form
 def sign(slug: str):
     page = public_page(slug)
     if page.is_closed:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
 
 from campaign.common.sql import upsert_insert
 from campaign.common.text import normalise_email
@@ -42,6 +42,9 @@ class SignResult:
 
 
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
+DETAIL_COLUMNS = ("first_name", "last_name", "postal_code", "country", "town")
+ACTION_COLUMNS = ("action_page_id", "source", "referrer", "created_at", "thank_you_status",
+                  "thank_you_attempts", "thank_you_error", *(f"utm_{key}" for key in UTM_KEYS))
 
 
 @lru_cache(maxsize=4)
@@ -51,46 +54,37 @@ def _signature_statements(dialect: str):
     insert = upsert_insert(dialect)
     supporters, actions = Supporter.__table__, Action.__table__
     add_supporter = (insert(supporters)
-                     .values({c: bindparam(c) for c in (
-                         "email", "first_name", "last_name", "postal_code", "country", "town",
-                         "created_at")})
+                     .values({c: bindparam(c) for c in ("email", *DETAIL_COLUMNS, "created_at")})
                      .on_conflict_do_nothing(index_elements=["email"])
                      .returning(supporters.c.id))
     add_action = (insert(actions)
-                  .values({c: bindparam(c) for c in (
-                      "action_page_id", "supporter_id", "source", "referrer", "created_at",
-                      "thank_you_status", "thank_you_attempts", "thank_you_error",
-                      *(f"utm_{key}" for key in UTM_KEYS))})
+                  .values({c: bindparam(c) for c in ("supporter_id", *ACTION_COLUMNS)})
                   .on_conflict_do_nothing(index_elements=["action_page_id", "supporter_id"])
                   .returning(actions.c.id))
     return add_supporter, add_action
 
 
 def record_signature(page_id: int, signature: Signature, consent_version: str) -> SignResult:
-    """Writes supporter, action and consent for one signature; flushes, the caller commits.
+    """Writes supporter, action and consent for one signature; the caller commits.
 
     Concurrent signatures with one email meet at the database's unique constraints
     (`ON CONFLICT`), not in Python. A second signature on the same page returns a
     result with no action and changes nothing; the caller should roll back.
     """
-    add_supporter, add_action = _signature_statements(db.engine.dialect.name)
     email = normalise_email(signature.email)
     now = utcnow()
+    if db.engine.dialect.name == "postgresql":
+        return _record_signature_in_one_statement(page_id, signature, email, now,
+                                                  consent_version)
+    add_supporter, add_action = _signature_statements(db.engine.dialect.name)
     supporter_id = db.session.execute(add_supporter, {
-        "email": email, "first_name": signature.first_name,
-        "last_name": signature.last_name, "postal_code": signature.postal_code,
-        "country": signature.country, "town": signature.town, "created_at": now}).scalar()
+        **_supporter_values(signature), "email": email, "created_at": now}).scalar()
     is_new_supporter = supporter_id is not None
     if not is_new_supporter:
         supporter_id = db.session.scalar(select(Supporter.id).where(Supporter.email == email))
 
-    utm = signature.utm or {}
     action_id = db.session.execute(add_action, {
-        "action_page_id": page_id, "supporter_id": supporter_id, "source": signature.source,
-        "referrer": signature.referrer, "created_at": now,
-        "thank_you_status": ThankYouStatus.PENDING.value, "thank_you_attempts": 0,
-        "thank_you_error": "", **{f"utm_{key}": utm.get(key, "") for key in UTM_KEYS}}
-    ).scalar()
+        **_action_values(page_id, signature, now), "supporter_id": supporter_id}).scalar()
     if action_id is None:
         return SignResult(action_id=None, supporter_id=supporter_id)
 
@@ -104,19 +98,76 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
     return SignResult(action_id=action_id, supporter_id=supporter_id)
 
 
+def _supporter_values(signature: Signature) -> dict:
+    return {column: getattr(signature, column) for column in DETAIL_COLUMNS}
+
+
+def _action_values(page_id: int, signature: Signature, now) -> dict:
+    utm = signature.utm or {}
+    return {"action_page_id": page_id, "source": signature.source,
+            "referrer": signature.referrer, "created_at": now,
+            "thank_you_status": ThankYouStatus.PENDING.value, "thank_you_attempts": 0,
+            "thank_you_error": "", **{f"utm_{key}": utm.get(key, "") for key in UTM_KEYS}}
+
+
 def _fill_blank_details(supporter_id: int, signature: Signature) -> None:
     # Anyone can type anyone's email into a public form, so a new signature may fill in
     # what we lack but never overwrites what the supporter told us before.
-    for column, value in (("first_name", signature.first_name),
-                          ("last_name", signature.last_name),
-                          ("postal_code", signature.postal_code),
-                          ("country", signature.country),
-                          ("town", signature.town)):
+    for column, value in _supporter_values(signature).items():
         if value:
             db.session.execute(
                 update(Supporter)
                 .where(Supporter.id == supporter_id, getattr(Supporter, column) == "")
                 .values({column: value}))
+
+
+# The same writes as the portable path above, as one PostgreSQL statement: one round trip
+# instead of five is most of a signature's cost (profiled). Every part of a statement sees
+# the snapshot taken when it started, so `supporter` finds either the row this statement
+# inserted or one committed before it, never both; the blanks are filled in (never
+# overwritten) only for a supporter who existed already, and only with a new action.
+_SIGN_IN_ONE_STATEMENT = text(f"""
+WITH new_supporter AS (
+    INSERT INTO supporters (email, {", ".join(DETAIL_COLUMNS)}, created_at)
+    VALUES (:email, {", ".join(f":{c}" for c in DETAIL_COLUMNS)}, :created_at)
+    ON CONFLICT (email) DO NOTHING
+    RETURNING id
+), supporter AS (
+    SELECT id, true AS is_new FROM new_supporter
+    UNION ALL
+    SELECT id, false FROM supporters WHERE email = :email
+), new_action AS (
+    INSERT INTO actions (supporter_id, {", ".join(ACTION_COLUMNS)})
+    SELECT id, {", ".join(f":{c}" for c in ACTION_COLUMNS)} FROM supporter
+    ON CONFLICT (action_page_id, supporter_id) DO NOTHING
+    RETURNING id, supporter_id
+), filled_in AS (
+    UPDATE supporters SET {", ".join(
+        f"{c} = CASE WHEN {c} = '' THEN :{c} ELSE {c} END" for c in DETAIL_COLUMNS)}
+    WHERE id IN (SELECT supporter_id FROM new_action)
+      AND NOT (SELECT is_new FROM supporter)
+      AND '' IN ({", ".join(DETAIL_COLUMNS)})
+), consent AS (
+    INSERT INTO consents (supporter_id, action_page_id, kind, wording_version, granted_at)
+    SELECT supporter_id, :action_page_id, :consent_kind, :consent_version, :created_at
+    FROM new_action WHERE :opted_in
+)
+SELECT (SELECT id FROM supporter), (SELECT id FROM new_action)
+""")
+
+
+def _record_signature_in_one_statement(page_id: int, signature: Signature, email: str, now,
+                                       consent_version: str) -> SignResult:
+    values = {**_supporter_values(signature), **_action_values(page_id, signature, now),
+              "email": email, "opted_in": signature.opted_in, "consent_kind": EMAIL_UPDATES,
+              "consent_version": consent_version}
+    # A first signature with the same email, committed while this statement waited on
+    # its row, is outside this statement's snapshot: the next statement sees it.
+    for _ in range(2):
+        supporter_id, action_id = db.session.execute(_SIGN_IN_ONE_STATEMENT, values).one()
+        if supporter_id is not None:
+            return SignResult(action_id=action_id, supporter_id=supporter_id)
+    raise RuntimeError(f"supporter {email!r} neither inserted nor found")
 
 
 # Thank-you email state. Claiming is a conditional UPDATE, so of two copies of a task only

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from tests.helpers import csrf_token, valid_signature
+from tests.helpers import CSRF_PATTERN, csrf_token, valid_signature
 
 
 def counts(query) -> tuple[int, int, int]:
@@ -130,6 +130,36 @@ def test_missing_or_wrong_csrf_token_is_refused(client, create_page, query):
         assert response.status_code == 400
         assert "Reload the page" in response.get_data(as_text=True)
     assert counts(query) == (0, 0, 0)
+
+
+def test_a_token_works_only_with_the_cookie_of_the_browser_it_was_given_to(app, create_page,
+                                                                          query):
+    slug = create_page()
+    mine, theirs = app.test_client(), app.test_client()
+    token = csrf_token(mine, slug)
+    theirs.get(f"/a/{slug}")  # a browser with a form cookie of its own
+    replayed = theirs.post(f"/a/{slug}", data={"csrf_token": token, **valid_signature()})
+    cookieless = app.test_client().post(f"/a/{slug}",
+                                        data={"csrf_token": token, **valid_signature()})
+    for response in (replayed, cookieless):
+        assert response.status_code == 400
+        assert "Reload the page" in response.get_data(as_text=True)
+    assert counts(query) == (0, 0, 0)
+    assert mine.post(f"/a/{slug}", data={"csrf_token": token, **valid_signature()}
+                     ).status_code == 303
+
+
+def test_a_page_view_sets_one_form_cookie_and_no_session(client, create_page):
+    slug = create_page()
+    first = client.get(f"/a/{slug}")
+    [cookie] = first.headers.getlist("Set-Cookie")
+    assert cookie.startswith("campaign_form=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Expires" not in cookie and "Max-Age" not in cookie  # gone with the browser session
+    again = client.get(f"/a/{slug}")
+    assert again.headers.getlist("Set-Cookie") == []  # the same cookie, the same token
+    assert (CSRF_PATTERN.search(first.get_data(as_text=True)).group(1)
+            == CSRF_PATTERN.search(again.get_data(as_text=True)).group(1))
 
 
 def test_unknown_and_draft_pages_are_not_found(client, create_page, query):
