@@ -53,6 +53,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.user_loader(load_staff_user)
     celery_init_app(app)
+    if redis_url:
+        import redis
+
+        app.extensions["redis"] = redis.Redis.from_url(
+            redis_url, socket_connect_timeout=2, socket_timeout=5)
     app.extensions["mail_transport"] = transport_from_config(app.config)
     app.extensions["page_caches"] = PageCaches.from_config(app.config)
     app.extensions["view_counter"] = ViewCounter(lambda: db.engine,

@@ -104,6 +104,55 @@ def enqueue(task: Task, *args: object, countdown: float | None = None) -> None:
     current_app.extensions["celery"].tasks[task.name].apply_async(args, countdown=countdown)
 
 
+# A requested drain stays requested this long at most: if its message was lost (a worker
+# killed before it started it), the next commit asks again after this.
+DRAIN_REQUEST_SECONDS = 30
+
+
+def _drain_flag(task: Task) -> str:
+    from flask import current_app
+
+    return f"{current_app.config['CELERY_QUEUE']}:drain-requested:{task.name}"
+
+
+def request_drain(task: Task) -> None:
+    """Asks for a run of `task`, a task that works through every row that is due for it.
+
+    Called after the commit that made rows due. At most one run waits in the queue: a
+    flag in Redis is set when a run is queued and cleared when the run starts, so a busy
+    page costs a Redis SET per submission, not a Celery message, and workers take rows in
+    batches. The rows are the record of what is due; if Redis is down they wait for the
+    task's periodic sweep.
+    """
+    from flask import current_app
+    from kombu.exceptions import KombuError
+    from redis.exceptions import RedisError
+
+    if current_app.extensions["celery"].conf.task_always_eager:
+        enqueue(task)  # the embedded default: run now, in this process
+        return
+    flag = _drain_flag(task)
+    redis_client = current_app.extensions["redis"]
+    try:
+        if redis_client.set(flag, b"1", nx=True, ex=DRAIN_REQUEST_SECONDS):
+            try:
+                enqueue(task)
+            except BaseException:
+                redis_client.delete(flag)  # the run was not queued: let the next one ask
+                raise
+    except (KombuError, RedisError, OSError):
+        logging.getLogger(__name__).warning("broker unavailable; %s left for the sweep",
+                                            task.name)
+
+
+def drain_started(task: Task) -> None:
+    """Called first by a drain task: rows made due from now on need another run."""
+    from flask import current_app
+
+    if not current_app.extensions["celery"].conf.task_always_eager:
+        current_app.extensions["redis"].delete(_drain_flag(task))
+
+
 def enqueue_or_leave_for_sweep(task: Task, *args: object) -> None:
     """Queues work for a row that is already committed. If the broker is down the row
     waits in the database, where the task's periodic sweep will find it."""

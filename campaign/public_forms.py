@@ -53,10 +53,11 @@ def set_form_cookie(response: Response) -> Response:
     """after_request: hands a first-time visitor the cookie their form's token matches."""
     nonce = g.get("new_form_cookie")
     if nonce is not None:
-        config = current_app.config
-        # A browser-session cookie: a page left open over lunch must still submit.
-        response.set_cookie(COOKIE_NAME, nonce, httponly=True, samesite="Lax",
-                            secure=bool(config.get("SESSION_COOKIE_SECURE")))
+        # A browser-session cookie (no expiry): a page left open over lunch must still
+        # submit. The value is URL-safe base64, so it needs no quoting.
+        secure = "; Secure" if current_app.config.get("SESSION_COOKIE_SECURE") else ""
+        response.headers.add("Set-Cookie", f"{COOKIE_NAME}={nonce}; HttpOnly; Path=/; "
+                                           f"SameSite=Lax{secure}")
     return response
 
 

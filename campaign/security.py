@@ -70,7 +70,8 @@ class SessionInterface(SecureCookieSessionInterface):
 
     Flask builds one twice per request, even for a request without a session cookie, and
     building one runs a trial serialisation (a tenth of a page view's CPU, profiled).
-    A serializer keeps no per-request state, so threads can share it.
+    A serializer keeps no per-request state, so threads can share it. An untouched empty
+    session is not looked at again on the way out.
     """
 
     def __init__(self) -> None:
@@ -81,6 +82,11 @@ class SessionInterface(SecureCookieSessionInterface):
         if keys not in self._serializers:
             self._serializers[keys] = super().get_signing_serializer(app)
         return self._serializers[keys]
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        # Supporter pages never touch the session: nothing to write, delete or vary on.
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
 
 
 def _error_page(status: int, title: str, message: str):

@@ -155,6 +155,11 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         limiter.reset()
         with app.extensions["celery"].connection_for_write() as connection:
             connection.default_channel.queue_purge(app.config["CELERY_QUEUE"])
+        # A purged run must not leave its "run requested" flag to hold the next test's back.
+        redis_client = app.extensions["redis"]
+        flags = list(redis_client.scan_iter(f"{app.config['CELERY_QUEUE']}:drain-requested:*"))
+        if flags:
+            redis_client.delete(*flags)
     app.extensions["page_caches"].clear()
     request.getfixturevalue("smtp_sink").clear()
 

@@ -1,12 +1,15 @@
-"""Tasks for supporters: the thank-you email and its sweep."""
+"""Tasks for supporters: the thank-you emails and their sweep."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from flask import current_app
 
-from campaign.extensions import db, enqueue
+from campaign.common.types import utcnow
+from campaign.extensions import db, drain_started, enqueue, request_drain
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you
@@ -14,52 +17,81 @@ from workers.retry import jittered_backoff
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 8
+MAX_ATTEMPTS = 9  # the first try and eight retries
+BATCH_SIZE = 50
 
 
-def backoff_seconds(retries: int) -> float:
+def backoff_seconds(attempts: int) -> float:
     """10 s, 20 s, 40 s ... capped at 10 minutes, with jitter."""
-    return jittered_backoff(retries, base=10, cap=600)
+    return jittered_backoff(attempts - 1, base=10, cap=600)
 
 
-@shared_task(name="supporters.send_thank_you", bind=True, max_retries=MAX_RETRIES)
-def send_thank_you(self, action_id: int) -> None:
-    """Sends one thank-you email, once: the claim is committed before the send and the
-    outcome in the same transaction that marks it done."""
-    action = services.claim_thank_you(action_id)
+def request_thank_yous() -> None:
+    """After the commit of new actions: asks a worker to send what is due."""
+    request_drain(send_thank_yous)
+
+
+@shared_task(name="supporters.send_thank_yous")
+def send_thank_yous() -> int:
+    """Sends every thank-you email that is due, in batches, each once.
+
+    A batch is claimed and committed before anything is sent, and each outcome is
+    committed with the email's new status, so a second run (a redelivered message, the
+    sweep) finds the emails taken or done and sends nothing twice.
+    """
+    drain_started(send_thank_yous)
+    sent = 0
+    while action_ids := services.claim_thank_yous(BATCH_SIZE):
+        db.session.commit()
+        if len(action_ids) == BATCH_SIZE:
+            request_thank_yous()  # more are waiting: another worker may share them
+        sent += _send_batch(action_ids)
     db.session.commit()
-    if action is None:
-        return  # gone, sent, or being sent by another copy of this task
-    try:
-        message = build_thank_you(action)
-    except ValueError as exc:  # an address the email package refuses: retrying won't help
-        services.fail_thank_you(action, f"unbuildable: {exc}")
-        db.session.commit()
-        return
-    try:
-        current_transport().send(message)
-    except TransientMailError as exc:
-        if self.request.retries >= self.max_retries:
-            services.fail_thank_you(action, str(exc))
-            db.session.commit()
-            return
-        services.release_thank_you(action, str(exc))
-        db.session.commit()
-        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries))
-    except PermanentMailError as exc:
-        services.fail_thank_you(action, str(exc))
-        db.session.commit()
-        return
-    services.mark_thank_you_sent(action)
+    return sent
+
+
+def _send_batch(action_ids: list[int]) -> int:
+    # Every message is built before the first commit below expires the loaded rows.
+    outgoing = []
+    for action in services.load_actions(action_ids):
+        try:
+            outgoing.append((action.id, action.thank_you_attempts, build_thank_you(action)))
+        except ValueError as exc:  # an address the email package refuses: retrying won't help
+            services.fail_thank_you(action.id, f"unbuildable: {exc}")
     db.session.commit()
+    sent = 0
+    for action_id, attempts, message in outgoing:
+        try:
+            current_transport().send(message)
+        except TransientMailError as exc:
+            _retry_later(action_id, attempts, str(exc))
+        except PermanentMailError as exc:
+            services.fail_thank_you(action_id, str(exc))
+        else:
+            services.mark_thank_you_sent(action_id)
+            sent += 1
+        db.session.commit()
+    return sent
+
+
+def _retry_later(action_id: int, attempts: int, error: str) -> None:
+    if attempts >= MAX_ATTEMPTS:
+        services.fail_thank_you(action_id, error)
+        return
+    delay = backoff_seconds(attempts)
+    services.release_thank_you(action_id, error, utcnow() + timedelta(seconds=delay))
+    # In-process mode would run a later task at once; there the next signature's run or
+    # the sweep sends it when due.
+    if not current_app.extensions["celery"].conf.task_always_eager:
+        enqueue(send_thank_yous, countdown=delay)
 
 
 @shared_task(name="supporters.sweep_thank_yous")
 def sweep_thank_yous() -> int:
-    """Re-queues thank-yous whose broker message was lost or whose worker died."""
-    action_ids = services.thank_yous_to_requeue()
-    for action_id in action_ids:
-        enqueue(send_thank_you, action_id)
-    if action_ids:
-        log.info("re-queued %d thank-you emails", len(action_ids))
-    return len(action_ids)
+    """Asks for a run when thank-yous are due: their run's message was lost (Redis was
+    down or restarted) or their worker died."""
+    due = services.thank_yous_due()
+    if due:
+        log.info("%d thank-you emails due; asking for a run", due)
+        request_thank_yous()
+    return due

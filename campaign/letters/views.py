@@ -14,7 +14,6 @@ from campaign.letters.forms import LetterForm
 from campaign.letters.services import TargetChoice, district_key
 from campaign.pages.views import (
     already_signed,
-    enqueue_thank_you,
     public_page,
     render_page,
     sign_limit,
@@ -25,6 +24,7 @@ from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError
 from workers.letters import deliver_letter
+from workers.supporters import request_thank_yous
 
 bp = Blueprint("letters", __name__)
 
@@ -120,7 +120,7 @@ def send(slug: str):
     db.session.commit()
     for letter_id in letter_ids:
         enqueue_or_leave_for_sweep(deliver_letter, letter_id)
-    enqueue_thank_you(action_id)
+    request_thank_yous()
     return redirect(url_for(".status", token=status_token(action_id), sent=1), 303)
 
 

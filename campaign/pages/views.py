@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from markupsafe import escape
 
-from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
+from campaign.extensions import db, limiter
 from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm
 from campaign.letters.models import LetterSettings
@@ -21,7 +21,7 @@ from campaign.pages.services import PageView
 from campaign.public_forms import form_token, public_form
 from campaign.supporters.services import UTM_KEYS, Signature, record_signature
 from campaign.supporters.thanks import page_url, share_links
-from workers.supporters import send_thank_you
+from workers.supporters import request_thank_yous
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def index():
 _SLOT_NONCE = secrets.token_hex(8)
 _SLOT_PATTERN = re.compile(f"slot-{_SLOT_NONCE}-([a-z_]+)")
 TRACKING_FIELDS = ("source", *(f"utm_{key}" for key in UTM_KEYS), "referrer")
-_NO_TRACKING = dict.fromkeys(TRACKING_FIELDS, "")
+_NO_TRACKING: dict[str, str] = dict.fromkeys(TRACKING_FIELDS, "")
 
 
 def _slot(name: str) -> str:
@@ -94,14 +94,15 @@ def _blank_page_pieces(page: PageView) -> list[str]:
     return _SLOT_PATTERN.split(html)
 
 
-def _tracking_values() -> dict[str, str]:
-    """Where the supporter came from: it travels with the form, so the signature keeps it."""
+def _escaped_tracking_values() -> dict[str, str]:
+    """Where the supporter came from, HTML-escaped: it travels with the form, so the
+    signature keeps it."""
     if not request.query_string and not request.referrer:  # most visits: nothing to keep
-        return _NO_TRACKING
+        return dict(_NO_TRACKING)
     values = {f"utm_{key}": clip(request.args.get(f"utm_{key}"), 255) for key in UTM_KEYS}
     values["source"] = clean_source(request.args.get("source"))
     values["referrer"] = referrer_origin(request.referrer)
-    return values
+    return {name: str(escape(value)) for name, value in values.items()}
 
 
 @bp.get("/a/<slug>")
@@ -109,7 +110,7 @@ def show(slug: str):
     page = public_page(slug)
     _count_view(page)
     pieces = _caches().rendered.get_or_load(page.id, lambda: _blank_page_pieces(page))
-    values = {name: str(escape(value)) for name, value in _tracking_values().items()}
+    values = _escaped_tracking_values()
     values["csrf_token"] = form_token()
     # Odd positions are slot names (re.split keeps the captured group).
     return "".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
@@ -140,9 +141,8 @@ def sign(slug: str):
     if result.is_duplicate:
         db.session.rollback()
         return already_signed(page)
-    action_id = result.action_id
     db.session.commit()
-    enqueue_thank_you(action_id)
+    request_thank_yous()
     return redirect(url_for(".thanks", slug=slug), 303)
 
 
@@ -162,10 +162,6 @@ def signature_from_form(form: SignForm) -> Signature:
         source=clean_source(form.source.data),
         utm={key: clip(getattr(form, f"utm_{key}").data, 255) for key in UTM_KEYS},
         referrer=referrer_origin(form.referrer.data))
-
-
-def enqueue_thank_you(action_id: int) -> None:
-    enqueue_or_leave_for_sweep(send_thank_you, action_id)
 
 
 @bp.get("/a/<slug>/thanks")

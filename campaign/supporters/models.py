@@ -71,6 +71,8 @@ class Action(db.Model):
                                                   default=ThankYouStatus.PENDING.value)
     thank_you_attempts: Mapped[int] = mapped_column(Integer, default=0)
     thank_you_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while a thank-you waits for a retry after a transient failure.
+    thank_you_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thank_you_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thank_you_error: Mapped[str] = mapped_column(String(500), default="")
 

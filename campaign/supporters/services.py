@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.orm import joinedload
 
 from campaign.common.sql import upsert_insert
 from campaign.common.text import normalise_email
@@ -170,62 +171,70 @@ def _record_signature_in_one_statement(page_id: int, signature: Signature, email
     raise RuntimeError(f"supporter {email!r} neither inserted nor found")
 
 
-# Thank-you email state. Claiming is a conditional UPDATE, so of two copies of a task only
-# one finds the row pending and goes on to send.
+# Thank-you email state. A worker claims a batch with one conditional UPDATE that skips
+# rows another worker has locked, so of two runs only one ever holds a given thank-you.
 
 CLAIM_EXPIRES_AFTER = timedelta(minutes=10)
-LOST_MESSAGE_AFTER = timedelta(minutes=5)
 
 
-def claim_thank_you(action_id: int) -> Action | None:
-    """Marks the thank-you as being sent, if nobody else is sending or has sent it.
+def _due_thank_yous(now):
+    return or_(and_(Action.thank_you_status == ThankYouStatus.PENDING.value,
+                    or_(Action.thank_you_next_attempt_at.is_(None),
+                        Action.thank_you_next_attempt_at <= now)),
+               # A claim this old belongs to a worker that died: taken over.
+               and_(Action.thank_you_status == ThankYouStatus.SENDING.value,
+                    Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER))
 
-    A claim older than CLAIM_EXPIRES_AFTER belongs to a worker that died and may be
-    taken over. The caller must commit before sending.
+
+def claim_thank_yous(limit: int) -> list[int]:
+    """Marks up to `limit` due thank-yous as being sent and returns their action ids.
+
+    Due: pending and not waiting for a retry, or claimed by a worker that died. The caller
+    must commit before sending.
     """
     now = utcnow()
-    claimed = db.session.execute(
-        update(Action)
-        .where(Action.id == action_id,
-               or_(Action.thank_you_status == ThankYouStatus.PENDING.value,
-                   and_(Action.thank_you_status == ThankYouStatus.SENDING.value,
-                        Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER)))
-        .values(thank_you_status=ThankYouStatus.SENDING.value, thank_you_claimed_at=now,
-                thank_you_attempts=Action.thank_you_attempts + 1)
-        .returning(Action.id)
-    ).scalar()
-    if claimed is None:
-        return None
-    return db.session.get(Action, action_id, populate_existing=True)
-
-
-def mark_thank_you_sent(action: Action) -> None:
-    action.thank_you_status = ThankYouStatus.SENT.value
-    action.thank_you_sent_at = utcnow()
-    action.thank_you_error = ""
-
-
-def release_thank_you(action: Action, error: str) -> None:
-    """Gives a claimed thank-you back after a transient failure, for the retry."""
-    action.thank_you_status = ThankYouStatus.PENDING.value
-    action.thank_you_error = error[:500]
-
-
-def fail_thank_you(action: Action, error: str) -> None:
-    action.thank_you_status = ThankYouStatus.FAILED.value
-    action.thank_you_error = error[:500]
-
-
-def thank_yous_to_requeue(limit: int = 1000) -> list[int]:
-    """Ids of thank-yous that a lost broker message or a killed worker left behind."""
-    now = utcnow()
+    due = (select(Action.id).where(_due_thank_yous(now)).order_by(Action.id).limit(limit)
+           .with_for_update(skip_locked=True))
     return list(db.session.scalars(
-        select(Action.id)
-        .where(or_(and_(Action.thank_you_status == ThankYouStatus.PENDING.value,
-                        Action.created_at < now - LOST_MESSAGE_AFTER,
-                        # A thank-you given back for a retry is waiting on its countdown.
-                        or_(Action.thank_you_claimed_at.is_(None),
-                            Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER)),
-                   and_(Action.thank_you_status == ThankYouStatus.SENDING.value,
-                        Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER)))
-        .order_by(Action.id).limit(limit)))
+        update(Action).where(Action.id.in_(due.scalar_subquery()))
+        .values(thank_you_status=ThankYouStatus.SENDING.value, thank_you_claimed_at=now,
+                thank_you_attempts=Action.thank_you_attempts + 1,
+                thank_you_next_attempt_at=None)
+        .returning(Action.id).execution_options(synchronize_session=False)))
+
+
+def load_actions(action_ids: list[int]) -> list[Action]:
+    """The actions with their supporter and page, as a thank-you email needs them."""
+    return list(db.session.scalars(
+        select(Action).where(Action.id.in_(action_ids)).order_by(Action.id)
+        .options(joinedload(Action.supporter), joinedload(Action.page))))
+
+
+def _set_thank_you(action_id: int, **values: object) -> None:
+    # By id: after the claim's commit the loaded actions are expired, and reloading one
+    # only to change it would cost a query.
+    db.session.execute(update(Action).where(Action.id == action_id).values(**values)
+                       .execution_options(synchronize_session=False))
+
+
+def mark_thank_you_sent(action_id: int) -> None:
+    _set_thank_you(action_id, thank_you_status=ThankYouStatus.SENT.value,
+                   thank_you_sent_at=utcnow(), thank_you_error="")
+
+
+def release_thank_you(action_id: int, error: str, retry_at: datetime) -> None:
+    """Gives a claimed thank-you back after a transient failure, to be retried at
+    `retry_at`."""
+    _set_thank_you(action_id, thank_you_status=ThankYouStatus.PENDING.value,
+                   thank_you_error=error[:500], thank_you_next_attempt_at=retry_at)
+
+
+def fail_thank_you(action_id: int, error: str) -> None:
+    _set_thank_you(action_id, thank_you_status=ThankYouStatus.FAILED.value,
+                   thank_you_error=error[:500])
+
+
+def thank_yous_due() -> int:
+    """How many thank-yous are due now: the sweep asks for a run when any are."""
+    return db.session.scalar(
+        select(func.count()).select_from(Action).where(_due_thank_yous(utcnow())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -52,9 +53,9 @@ def test_signing_sends_the_thank_you_through_a_real_worker(celery_worker, create
 def test_a_second_run_of_the_task_sends_nothing(app, create_page, create_signature, smtp_sink,
                                                 query):
     slug = create_page()
-    action_id = create_signature(slug)
-    run_task_here(app, "supporters.send_thank_you", action_id)
-    run_task_here(app, "supporters.send_thank_you", action_id)
+    create_signature(slug)
+    assert run_task_here(app, "supporters.send_thank_yous").result == 1
+    assert run_task_here(app, "supporters.send_thank_yous").result == 0
     assert len(smtp_sink.wait_for(1)) == 1
     time.sleep(0.3)
     assert len(smtp_sink.received) == 1
@@ -70,7 +71,7 @@ def test_a_claim_held_by_another_worker_stops_the_task(app, create_page, create_
         db.session.execute(text("UPDATE actions SET thank_you_status = 'sending', "
                                 "thank_you_claimed_at = now()"))
         db.session.commit()
-    run_task_here(app, "supporters.send_thank_you", action_id)
+    assert run_task_here(app, "supporters.send_thank_yous").result == 0
     assert smtp_sink.received == []
     assert thank_you_state(query)[0] == "sending"
 
@@ -93,8 +94,8 @@ def test_a_permanent_smtp_failure_is_recorded_and_not_retried(app, create_page,
                                                               smtp_sink, query):
     smtp_sink.reply_next("550 5.1.1 No such user")
     slug = create_page()
-    action_id = create_signature(slug)
-    run_task_here(app, "supporters.send_thank_you", action_id)
+    create_signature(slug)
+    run_task_here(app, "supporters.send_thank_yous")
     status, attempts, error = thank_you_state(query)
     assert (status, attempts) == ("failed", 1)
     assert error.startswith("550")
@@ -106,22 +107,31 @@ def test_an_unreachable_smtp_server_fails_the_email_after_the_last_retry(app, cr
                                                                  smtp_sink, query):
     from tests.servers import free_port
 
+    from workers.supporters import MAX_ATTEMPTS
+
     slug = create_page()
-    action_id = create_signature(slug)
+    create_signature(slug)
     transport = app.extensions["mail_transport"]
     real_port = transport.port
     transport.close()
     transport.port = free_port()  # nothing listens there: connection refused
     try:
-        with app.app_context():
-            task = app.extensions["celery"].tasks["supporters.send_thank_you"]
-            # Count attempts by hand: the eager retry would otherwise re-run at once.
-            result = task.apply(args=[action_id], retries=task.max_retries)
+        result = run_task_here(app, "supporters.send_thank_yous")
+        status, attempts, error = thank_you_state(query)
+        assert (status, attempts) == ("pending", 1)  # given back for a retry, later
+        assert "ConnectionRefusedError" in error
+        assert run_task_here(app, "supporters.send_thank_yous").result == 0  # not due yet
+
+        with app.app_context():  # as if the retries before the last had failed too
+            db.session.execute(text("UPDATE actions SET thank_you_next_attempt_at = now(), "
+                                    "thank_you_attempts = :n"), {"n": MAX_ATTEMPTS - 1})
+            db.session.commit()
+        result = run_task_here(app, "supporters.send_thank_yous")
     finally:
         transport.port = real_port
     assert result.successful()
     status, attempts, error = thank_you_state(query)
-    assert (status, attempts) == ("failed", 1)
+    assert (status, attempts) == ("failed", MAX_ATTEMPTS)
     assert "ConnectionRefusedError" in error
 
 
@@ -140,12 +150,8 @@ def test_signatures_survive_redis_being_down_and_the_sweep_sends_them(
     assert thank_you_state(query)[0] == "pending"
     assert smtp_sink.received == []
 
-    # The message never reached the broker; after a while the sweep finds the row.
-    with app.app_context():
-        db.session.execute(text("UPDATE actions SET created_at = now() - interval '6 minutes'"))
-        db.session.commit()
-    requeued = run_task_here(app, "supporters.sweep_thank_yous").result
-    assert requeued == 1
+    # The request for a run never reached the broker; the sweep finds the row.
+    assert run_task_here(app, "supporters.sweep_thank_yous").result == 1
     smtp_sink.wait_for(1, timeout=60)
     wait_until(lambda: thank_you_state(query)[0] == "sent", message="status sent")
     assert len(smtp_sink.received) == 1
@@ -162,12 +168,60 @@ def test_the_sweep_takes_over_a_claim_from_a_dead_worker(app, create_page, creat
             "thank_you_claimed_at = now() - interval '11 minutes', "
             "created_at = now() - interval '11 minutes'"))
         db.session.commit()
-        from campaign.supporters.services import thank_yous_to_requeue
+        from campaign.supporters.services import thank_yous_due
 
-        assert thank_yous_to_requeue() == [action_id]
-    run_task_here(app, "supporters.send_thank_you", action_id)
-    assert len(smtp_sink.wait_for(1)) == 1
+        assert thank_yous_due() == 1
+    assert run_task_here(app, "supporters.send_thank_yous").result == 1
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.message["Message-ID"] == stable_message_id(f"thank-you:{action_id}",
+                                                           "campaign@example.org")
     assert thank_you_state(query)[:2] == ("sent", 2)
+
+
+def test_one_run_sends_every_due_thank_you_once_in_batches(app, create_page, create_signature,
+                                                           smtp_sink, query, monkeypatch):
+    import workers.supporters
+
+    monkeypatch.setattr(workers.supporters, "BATCH_SIZE", 2)
+    slug = create_page()
+    action_ids = [create_signature(slug, email=f"s{n}@example.org") for n in range(5)]
+    assert run_task_here(app, "supporters.send_thank_yous").result == 5
+    received = smtp_sink.wait_for(5)
+    assert sorted(mail.rcpt_tos[0] for mail in received) == [
+        f"s{n}@example.org" for n in range(5)]
+    assert query("SELECT count(*) FROM actions WHERE thank_you_status = 'sent' "
+                 "AND thank_you_attempts = 1") == [(5,)]
+    assert {mail.message["Message-ID"] for mail in received} == {
+        stable_message_id(f"thank-you:{i}", "campaign@example.org") for i in action_ids}
+
+
+def test_two_workers_claiming_at_once_never_share_a_thank_you(app, create_page,
+                                                              create_signature):
+    from campaign.supporters.services import claim_thank_yous
+
+    slug = create_page()
+    for n in range(5):
+        create_signature(slug, email=f"c{n}@example.org")
+    first_claimed, first_may_commit = threading.Event(), threading.Event()
+    first: list[int] = []
+
+    def first_worker():
+        with app.app_context():
+            first.extend(claim_thank_yous(3))
+            first_claimed.set()
+            first_may_commit.wait(10)  # holds its row locks while the other claims
+            db.session.commit()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    assert first_claimed.wait(10)
+    with app.app_context():
+        second = claim_thank_yous(10)
+        db.session.commit()
+    first_may_commit.set()
+    thread.join(10)
+    assert len(first) == 3 and len(second) == 2
+    assert not set(first) & set(second)
 
 
 def test_beat_starts_with_the_sweep_scheduled(worker_env, tmp_path):
