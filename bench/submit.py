@@ -17,7 +17,7 @@ What it does:
 3. Drives each at a fixed arrival rate with bench/loadgen.mjs (open loop: request i is
    sent at t0 + i/rate whatever the server does, and its latency is counted from then):
    - sign: POST /a/stop-forced-repatriation, a unique email each, reusing a pool of
-     (session cookie, CSRF token) pairs fetched beforehand; a signature answers 303;
+     (form cookie, CSRF token) pairs fetched beforehand; a signature answers 303;
    - page views: GET /a/stop-forced-repatriation without a cookie, as a first visit;
    - bare: GET / on the bare app, at the same rate as the scenario it is compared with.
    Each scenario gets a short untimed warm-up at its rate first.
@@ -64,7 +64,7 @@ SIGN_SLUG = "stop-forced-repatriation"
 SIGN_PATH = f"/a/{SIGN_SLUG}"
 SIGN_RATE_LIMIT = "100000000/minute"
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-SESSION_COOKIE = re.compile(r"(?:^|,\s*)session=([^;]+)")
+FORM_COOKIE = re.compile(r"(?:^|,\s*)campaign_form=([^;]+)")
 
 SIGN_GOAL_RATE, SIGN_GOAL_P99_MS, SIGN_STRETCH_RATE = 330, 100.0, 1000
 VIEW_GOAL_RATE, VIEW_GOAL_P99_MS = 3000, 20.0
@@ -93,7 +93,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=256,
                         help="most connections the load generator opens at once")
     parser.add_argument("--csrf-sessions", type=int, default=64,
-                        help="(session cookie, CSRF token) pairs the sign POSTs rotate over")
+                        help="(form cookie, CSRF token) pairs the sign POSTs rotate over")
     parser.add_argument("--skip", choices=["sign", "views"], action="append", default=[],
                         help="leave out a scenario (may be given twice)")
     return parser.parse_args()
@@ -211,14 +211,14 @@ def http_get(port: int, path: str) -> tuple[int, dict[str, str], str]:
 
 
 def fetch_csrf_pairs(port: int, count: int) -> list[tuple[str, str]]:
-    """(session cookie, CSRF token) pairs: Flask-WTF ties a token to its session."""
+    """(form cookie, CSRF token) pairs: a supporter page's token matches its cookie."""
     pairs = []
     for _ in range(count):
         status, headers, body = http_get(port, SIGN_PATH)
-        cookie = SESSION_COOKIE.search(headers.get("set-cookie", ""))
+        cookie = FORM_COOKIE.search(headers.get("set-cookie", ""))
         token = CSRF_PATTERN.search(body)
         if status != 200 or cookie is None or token is None:
-            raise RuntimeError(f"GET {SIGN_PATH} gave no session and CSRF token ({status})")
+            raise RuntimeError(f"GET {SIGN_PATH} gave no form cookie and token ({status})")
         pairs.append((cookie.group(1), token.group(1)))
     return pairs
 
@@ -234,7 +234,7 @@ def sign_requests(port: int, pairs: list[tuple[str, str]], run_id: str) -> list[
             "country": "US", "website": "", "source": "", "utm_source": "", "utm_medium": "",
             "utm_campaign": "", "utm_term": "", "utm_content": "", "referrer": "",
         }).replace("NUMBER", "{n}")
-        requests.append(post_form(SIGN_PATH, port, form, {"Cookie": f"session={cookie}"}))
+        requests.append(post_form(SIGN_PATH, port, form, {"Cookie": f"campaign_form={cookie}"}))
     return requests
 
 
@@ -377,7 +377,7 @@ def describe_setup(args: argparse.Namespace, bench: Bench) -> str:
         f"{args.warmup:g} s warm-up; latency from each request's scheduled send time",
         f"sign POSTs pass Flask-Limiter at SIGN_RATE_LIMIT={SIGN_RATE_LIMIT}: it never refuses, "
         "but its Redis round trip on every POST is part of the measured cost",
-        "page views are first visits (no cookie): each one gets a new session and CSRF token",
+        "page views are first visits (no cookie): each one gets a new form cookie and token",
         f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} at start",
     ])
 

@@ -23,6 +23,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from campaign.security import register_security
 
     register_security(app)
+    from campaign.pages.fast_path import CachedPageViews
+
+    app.wsgi_app = CachedPageViews(app.wsgi_app, app)
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
                                 x_proto=1, x_host=1)
@@ -60,8 +63,16 @@ def register_extensions(app: Flask) -> None:
             redis_url, socket_connect_timeout=2, socket_timeout=5)
     app.extensions["mail_transport"] = transport_from_config(app.config)
     app.extensions["page_caches"] = PageCaches.from_config(app.config)
-    app.extensions["view_counter"] = ViewCounter(lambda: db.engine,
+    app.extensions["view_counter"] = ViewCounter(lambda: _engine(app),
                                                  app.config["VIEW_FLUSH_SECONDS"])
+
+
+def _engine(app: Flask):
+    # The view counter may flush from campaign.pages.fast_path, outside any app context.
+    from campaign.extensions import db
+
+    with app.app_context():
+        return db.engine
 
 
 def register_blueprints(app: Flask) -> None:

@@ -30,34 +30,41 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _token_for(nonce: str) -> str:
-    key = current_app.secret_key.encode()
-    return _b64(hmac.new(key, _PURPOSE + nonce.encode(), hashlib.sha256).digest())
+def new_nonce() -> str:
+    return _b64(os.urandom(16))
 
 
-def _valid_nonce(value: str | None) -> bool:
+def token_for(secret_key: str, nonce: str) -> str:
+    return _b64(hmac.new(secret_key.encode(), _PURPOSE + nonce.encode(),
+                         hashlib.sha256).digest())
+
+
+def valid_nonce(value: str | None) -> bool:
     return value is not None and len(value) == 22 and value.isascii()
+
+
+def cookie_header(nonce: str, *, secure: bool) -> str:
+    """The Set-Cookie value. A browser-session cookie (no expiry): a page left open over
+    lunch must still submit. The nonce is URL-safe base64, so it needs no quoting."""
+    return f"{COOKIE_NAME}={nonce}; HttpOnly; Path=/; SameSite=Lax{'; Secure' if secure else ''}"
 
 
 def form_token() -> str:
     """The token for this visitor's forms; sets their cookie on the response if new."""
     nonce = request.cookies.get(COOKIE_NAME)
-    if not _valid_nonce(nonce):
+    if not valid_nonce(nonce):
         nonce = g.get("new_form_cookie")
         if nonce is None:
-            nonce = g.new_form_cookie = _b64(os.urandom(16))
-    return _token_for(nonce)
+            nonce = g.new_form_cookie = new_nonce()
+    return token_for(current_app.secret_key, nonce)
 
 
 def set_form_cookie(response: Response) -> Response:
     """after_request: hands a first-time visitor the cookie their form's token matches."""
     nonce = g.get("new_form_cookie")
     if nonce is not None:
-        # A browser-session cookie (no expiry): a page left open over lunch must still
-        # submit. The value is URL-safe base64, so it needs no quoting.
-        secure = "; Secure" if current_app.config.get("SESSION_COOKIE_SECURE") else ""
-        response.headers.add("Set-Cookie", f"{COOKIE_NAME}={nonce}; HttpOnly; Path=/; "
-                                           f"SameSite=Lax{secure}")
+        response.headers.add("Set-Cookie", cookie_header(
+            nonce, secure=bool(current_app.config.get("SESSION_COOKIE_SECURE"))))
     return response
 
 
@@ -65,8 +72,8 @@ def check_form_token() -> None:
     """Raises CSRFError unless the posted token matches this visitor's cookie."""
     nonce = request.cookies.get(COOKIE_NAME)
     token = request.form.get(FIELD_NAME, "")
-    if not _valid_nonce(nonce) or not hmac.compare_digest(token.encode(),
-                                                          _token_for(nonce).encode()):
+    if not valid_nonce(nonce) or not hmac.compare_digest(
+            token.encode(), token_for(current_app.secret_key, nonce).encode()):
         raise CSRFError("The form's token is missing or does not match.")
 
 

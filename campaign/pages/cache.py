@@ -46,6 +46,13 @@ class TTLCache(Generic[K, V]):
             self._entries[key] = (now, value)
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The value if it is still fresh; never loads."""
+        entry = self._entries.get(key)
+        if entry is not None and self._clock() - entry[0] < self.ttl:
+            return entry[1]
+        return None
+
     def clear(self) -> None:
         self._entries.clear()
 

@@ -54,13 +54,16 @@ def render_page(page: PageView, form: SignForm, status: int = 200,
                            signatures=_signature_count(page)), status
 
 
-def _count_view(page: PageView) -> None:
-    day = datetime.now(timezone.utc).date()
+def count_view(counter, page_id: int, source: str) -> None:
     try:
-        current_app.extensions["view_counter"].add(page.id, day,
-                                                   clean_source(request.args.get("source")))
+        counter.add(page_id, datetime.now(timezone.utc).date(), source)
     except Exception:  # a lost view count must never cost a supporter the page
         log.exception("could not store page view counts")
+
+
+def _count_view(page: PageView) -> None:
+    count_view(current_app.extensions["view_counter"], page.id,
+               clean_source(request.args.get("source")))
 
 
 @bp.get("/")
@@ -74,7 +77,7 @@ def index():
 _SLOT_NONCE = secrets.token_hex(8)
 _SLOT_PATTERN = re.compile(f"slot-{_SLOT_NONCE}-([a-z_]+)")
 TRACKING_FIELDS = ("source", *(f"utm_{key}" for key in UTM_KEYS), "referrer")
-_NO_TRACKING: dict[str, str] = dict.fromkeys(TRACKING_FIELDS, "")
+NO_TRACKING: dict[str, str] = dict.fromkeys(TRACKING_FIELDS, "")
 
 
 def _slot(name: str) -> str:
@@ -98,22 +101,28 @@ def _escaped_tracking_values() -> dict[str, str]:
     """Where the supporter came from, HTML-escaped: it travels with the form, so the
     signature keeps it."""
     if not request.query_string and not request.referrer:  # most visits: nothing to keep
-        return dict(_NO_TRACKING)
+        return dict(NO_TRACKING)
     values = {f"utm_{key}": clip(request.args.get(f"utm_{key}"), 255) for key in UTM_KEYS}
     values["source"] = clean_source(request.args.get("source"))
     values["referrer"] = referrer_origin(request.referrer)
     return {name: str(escape(value)) for name, value in values.items()}
 
 
+def fill_page(pieces: list[str], values: dict[str, str]) -> str:
+    # Odd positions are slot names (re.split keeps the captured group).
+    return "".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
+
+
 @bp.get("/a/<slug>")
 def show(slug: str):
+    """A page view. A repeat of it within the cache period is usually answered by
+    campaign.pages.fast_path, from the same caches, without entering Flask."""
     page = public_page(slug)
     _count_view(page)
     pieces = _caches().rendered.get_or_load(page.id, lambda: _blank_page_pieces(page))
     values = _escaped_tracking_values()
     values["csrf_token"] = form_token()
-    # Odd positions are slot names (re.split keeps the captured group).
-    return "".join(values[piece] if i % 2 else piece for i, piece in enumerate(pieces))
+    return fill_page(pieces, values)
 
 
 def sign_limit() -> str:

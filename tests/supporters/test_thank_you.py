@@ -66,7 +66,7 @@ def test_a_claim_held_by_another_worker_stops_the_task(app, create_page, create_
                                                        smtp_sink,
                                                        query):
     slug = create_page()
-    action_id = create_signature(slug)
+    create_signature(slug)
     with app.app_context():
         db.session.execute(text("UPDATE actions SET thank_you_status = 'sending', "
                                 "thank_you_claimed_at = now()"))
@@ -106,7 +106,6 @@ def test_an_unreachable_smtp_server_fails_the_email_after_the_last_retry(app, cr
                                                                  create_signature,
                                                                  smtp_sink, query):
     from tests.servers import free_port
-
     from workers.supporters import MAX_ATTEMPTS
 
     slug = create_page()
