@@ -35,16 +35,18 @@ csrf = CSRFProtect()
 
 
 class WritesOnlyLimiter(Limiter):
-    """Flask-Limiter, checked on requests that write only.
+    """Flask-Limiter, checked where a view declares a limit, on requests that write.
 
-    Every limit here is on a POST, yet the extension's before-request check resolves and
-    evaluates limits on every GET too, exempt routes included: 15% of a page view's CPU
-    (profiled). `_check_request_limit` is what both its hook and its decorators call.
+    Every limit here is declared on a POST view (there are no default or application-wide
+    limits), yet the extension's before-request pass resolves and evaluates limits on
+    every request, GETs on exempt routes included: 15% of a page view's CPU and 9% of a
+    signature's (profiled). `_check_request_limit` is what its hook (`in_middleware`) and
+    its decorators both call.
     """
 
     def _check_request_limit(self, callable_name: str | None = None,
                              in_middleware: bool = True) -> None:
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if not in_middleware and request.method not in ("GET", "HEAD", "OPTIONS"):
             super()._check_request_limit(callable_name, in_middleware)
 
 
