@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import Message
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from campaign.letters.models import Channel, Letter, LetterDigest
 from campaign.letters.services import letters_for_action
-from campaign.mail.messages import build_message
+from campaign.mail.messages import build_message, mailbox
 from campaign.supporters.models import Action
 from campaign.targets.models import Target
 
@@ -36,13 +35,13 @@ def status_url(action_id: int) -> str:
     return f"{current_app.config['BASE_URL']}/letters/{status_token(action_id)}"
 
 
-def build_letter_message(letter: Letter) -> EmailMessage:
+def build_letter_message(letter: Letter) -> Message:
     """To the office, from our sending address, replies going to the supporter."""
     supporter, target = letter.action.supporter, letter.target
     return build_message(
         "letter",
-        to=Address(display_name=target.name, addr_spec=target.email),
-        reply_to=Address(display_name=supporter.full_name, addr_spec=supporter.email),
+        to=mailbox(target.name, target.email),
+        reply_to=mailbox(supporter.full_name, supporter.email),
         subject=letter.subject,
         context={"letter": letter},
         idempotency_key=letter.idempotency_key,
@@ -50,11 +49,11 @@ def build_letter_message(letter: Letter) -> EmailMessage:
 
 
 def build_digest_message(digest: LetterDigest, target: Target,
-                         letters: list[Letter]) -> EmailMessage:
+                         letters: list[Letter]) -> Message:
     subject = letters[0].subject
     return build_message(
         "letter_digest",
-        to=Address(display_name=target.name, addr_spec=target.email),
+        to=mailbox(target.name, target.email),
         subject=f"{len(letters)} letters from constituents: {subject}",
         context={"letters": letters, "target": target},
         idempotency_key=f"digest:{digest.id}",
@@ -68,13 +67,13 @@ CHANNEL_PROMISES = {
 }
 
 
-def build_letter_receipt(action: Action) -> EmailMessage:
+def build_letter_receipt(action: Action) -> Message:
     """The supporter's receipt: each target, how the letter travels, and a status link."""
     supporter, page = action.supporter, action.page
     letters = letters_for_action(action.id)
     return build_message(
         "letter_receipt",
-        to=Address(display_name=supporter.full_name, addr_spec=supporter.email),
+        to=mailbox(supporter.full_name, supporter.email),
         subject=f"Your letters: {page.title}",
         context={"supporter": supporter, "page": page, "letters": letters,
                  "promises": CHANNEL_PROMISES, "status_url": status_url(action.id)},

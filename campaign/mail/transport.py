@@ -9,7 +9,7 @@ import socket
 import ssl
 import tempfile
 import threading
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -46,7 +46,7 @@ class OutboxTransport:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(str(message["Message-ID"]).encode()).hexdigest()[:24] + ".eml"
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
@@ -113,7 +113,7 @@ class SMTPTransport:
         if connection is not None:
             connection.close()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         """Sends one message or raises TransientMailError / PermanentMailError."""
         # A kept-open connection may have been closed by the server while idle: that
         # attempt is repeated once on a fresh connection before anything is reported.

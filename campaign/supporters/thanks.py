@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import Message
 from urllib.parse import quote
 
 from flask import current_app
 
-from campaign.mail.messages import build_message
+from campaign.mail.messages import build_message, mailbox
 from campaign.supporters.models import Action
 
 
@@ -28,7 +27,7 @@ def page_url(slug: str) -> str:
     return f"{current_app.config['BASE_URL']}/a/{slug}"
 
 
-def build_thank_you(action: Action) -> EmailMessage:
+def build_thank_you(action: Action) -> Message:
     """The email sent once after an action. A domain may register its own for a page kind
     (letters send a receipt listing each letter) in app.extensions["thank_you_builders"]."""
     supporter, page = action.supporter, action.page
@@ -38,7 +37,7 @@ def build_thank_you(action: Action) -> EmailMessage:
     url = page_url(page.slug)
     return build_message(
         "thank_you",
-        to=Address(display_name=supporter.full_name, addr_spec=supporter.email),
+        to=mailbox(supporter.full_name, supporter.email),
         subject=f"Thank you for signing: {page.title}",
         context={"supporter": supporter, "page": page, "page_url": url,
                  "share_links": share_links(url, page.title)},

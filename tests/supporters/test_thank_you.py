@@ -241,3 +241,25 @@ def test_beat_starts_with_the_sweep_scheduled(worker_env, tmp_path):
         process.wait(10)
     assert b"beat: Starting" in output, output.decode()[-2000:]
     assert b"sweep-thank-yous" in output, output.decode()[-2000:]
+
+
+def test_names_in_any_script_reach_the_headers_intact(app, create_page, create_signature,
+                                                      smtp_sink):
+    slug = create_page(title="북한의 강제노동을 멈춰라")
+    create_signature(slug, email="hye-jin@example.org", first_name="혜진", last_name="조")
+    run_task_here(app, "supporters.send_thank_yous")
+    [mail] = smtp_sink.wait_for(1)
+    assert mail.message["To"] == "혜진 조 <hye-jin@example.org>"
+    assert mail.message["Subject"] == "Thank you for signing: 북한의 강제노동을 멈춰라"
+    assert "Dear 혜진," in mail.message.get_body(("plain",)).get_content()
+    assert mail.data.isascii()  # encoded for any mail server, not raw UTF-8
+
+
+def test_a_header_that_would_end_its_line_is_refused():
+    from campaign.mail.messages import mailbox
+
+    for name, address in (("Ann\r\nBcc: victim@example.org", "ann@example.org"),
+                          ("Ann", "ann@example.org\r\nBcc: victim@example.org"),
+                          ("Ann", "not an address")):
+        with pytest.raises(ValueError):
+            mailbox(name, address)
