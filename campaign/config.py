@@ -69,10 +69,9 @@ class Config:
     PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS") or 2.0)
     VIEW_FLUSH_SECONDS = float(os.environ.get("VIEW_FLUSH_SECONDS") or 5.0)
 
-    # Letters: a claim older than this belonged to a dead worker; a queued letter untouched
-    # this long lost its broker message; retries back off from this base.
+    # Letters: a claim older than this belonged to a dead worker; retries back off from
+    # this base.
     LETTER_CLAIM_EXPIRES_SECONDS = float(os.environ.get("LETTER_CLAIM_EXPIRES_SECONDS") or 600)
-    LETTER_REQUEUE_AFTER_SECONDS = float(os.environ.get("LETTER_REQUEUE_AFTER_SECONDS") or 300)
     LETTER_RETRY_BASE_SECONDS = float(os.environ.get("LETTER_RETRY_BASE_SECONDS") or 30)
     LETTER_MAX_RETRIES = _env_int("LETTER_MAX_RETRIES", 10)
     DIGEST_EVERY_SECONDS = float(os.environ.get("DIGEST_EVERY_SECONDS") or 900)

@@ -1,18 +1,20 @@
-"""Tasks that deliver letters: one letter, the sweep, and the offices' digests."""
+"""Tasks that deliver letters: the batched delivery run, the sweep, and the offices'
+digests."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from email.message import Message
 
 from celery import shared_task
 from flask import current_app
 
 from campaign.common.types import utcnow
-from campaign.extensions import db, enqueue
+from campaign.extensions import db, drain_started, enqueue, request_drain
 from campaign.letters import delivery, digests, services
-from campaign.letters.delivery import Claim
 from campaign.letters.emails import build_digest_message, build_letter_message
+from campaign.letters.models import Letter
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from workers.retry import jittered_backoff
 
@@ -29,68 +31,105 @@ def backoff_seconds(retries: int) -> float:
                             cap=3600.0)
 
 
-def _later(letter_id: int, seconds: float) -> None:
+BATCH_SIZE = 50
+# `sent` is recorded this many letters at a time: a worker killed mid-batch sends again
+# at most the letters it had sent and not yet recorded.
+RECORD_SENT_EVERY = 10
+
+
+def request_letter_delivery() -> None:
+    """After the commit of new letters: asks a worker to deliver what is due."""
+    request_drain(deliver_letters)
+
+
+def _run_again_in(seconds: float) -> None:
     # In-process mode would run a "later" task at once and loop; there the sweep
-    # (`flask letters sweep`) picks the letter up when it is due.
+    # (`flask letters sweep`) picks the letters up when they are due.
     if not current_app.extensions["celery"].conf.task_always_eager:
-        enqueue(deliver_letter, letter_id, countdown=max(1.0, seconds))
+        enqueue(deliver_letters, countdown=max(1.0, seconds))
 
 
-@shared_task(name="letters.deliver", bind=True, max_retries=None)
-def deliver_letter(self, letter_id: int) -> str:
-    """Delivers one letter by email, once; or files it in its target's fallback batch.
+@shared_task(name="letters.deliver")
+def deliver_letters() -> int:
+    """Delivers every letter that is due, in batches, each once: by email, or into its
+    target's fallback batch.
 
-    The claim is committed before sending, and the outcome is committed with the letter's
-    new status, so a second copy of this task finds the letter taken and stops.
+    A batch is claimed and committed before anything is sent, and what happened to each
+    letter is committed with its new status, so a second run (a redelivered message, the
+    sweep, a retry) finds the letters taken or done and sends nothing twice.
     """
-    result = delivery.claim_letter(letter_id, services.get_settings,
-                                   claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
-    letter = result.letter
-    if result.outcome is Claim.SEND:
+    drain_started(deliver_letters)
+    sent = 0
+    while True:
+        claimed = delivery.claim_letters(
+            BATCH_SIZE, services.get_settings,
+            claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
         # Built before the commit, while the rows the claim loaded are still fresh.
+        outgoing = []
+        for letter in claimed.to_send:
+            try:
+                outgoing.append((letter.id, letter.attempts, build_letter_message(letter)))
+            except ValueError as exc:  # an address no header can carry: retrying won't help
+                delivery.move_to_fallback(letter, str(exc))
+        db.session.commit()
+        if claimed.wait_until is not None:
+            _run_again_in((claimed.wait_until - utcnow()).total_seconds())
+        if not claimed.examined:
+            return sent
+        if claimed.examined == BATCH_SIZE:
+            request_letter_delivery()  # more are waiting: another worker may share them
+        sent += _send(outgoing)
+
+
+def _send(outgoing: list[tuple[int, int, Message]]) -> int:
+    transport = current_transport()
+    delivered: list[int] = []
+
+    def record_delivered() -> None:
+        delivery.mark_sent(delivered)
+        db.session.commit()
+        delivered.clear()
+
+    sent = 0
+    for letter_id, attempts, message in outgoing:
         try:
-            message = build_letter_message(letter)
-        except ValueError as exc:  # an address the email package refuses: retrying won't help
-            delivery.move_to_fallback(letter, str(exc))
+            transport.send(message)
+        except TransientMailError as exc:
+            record_delivered()
+            _retry_later(letter_id, attempts, str(exc))
+        except PermanentMailError as exc:
+            record_delivered()
+            delivery.move_to_fallback(db.session.get(Letter, letter_id), str(exc))
             db.session.commit()
-            return "fallback"
+        else:
+            sent += 1
+            delivered.append(letter_id)
+            if len(delivered) >= RECORD_SENT_EVERY:
+                record_delivered()
+    record_delivered()
+    return sent
+
+
+def _retry_later(letter_id: int, attempts: int, error: str) -> None:
+    if attempts > current_app.config["LETTER_MAX_RETRIES"]:
+        delivery.move_to_fallback(db.session.get(Letter, letter_id),
+                                  f"gave up after {attempts} attempts: {error}")
+    else:
+        delay = backoff_seconds(attempts - 1)
+        delivery.release_for_retry(letter_id, error, utcnow() + timedelta(seconds=delay))
+        _run_again_in(delay)
     db.session.commit()
-    if result.outcome in (Claim.NOT_DUE, Claim.OVER_CAP):
-        _later(letter_id, (result.until - utcnow()).total_seconds())
-    if result.outcome is not Claim.SEND:
-        return result.outcome.value
-    try:
-        current_transport().send(message)
-    except TransientMailError as exc:
-        retries = self.request.retries
-        if retries >= current_app.config["LETTER_MAX_RETRIES"]:
-            delivery.move_to_fallback(letter, f"gave up after {letter.attempts} attempts: {exc}")
-            db.session.commit()
-            return "fallback"
-        delay = backoff_seconds(retries)
-        delivery.release_for_retry(letter, str(exc), utcnow() + timedelta(seconds=delay))
-        db.session.commit()
-        raise self.retry(exc=exc, countdown=delay)
-    except PermanentMailError as exc:
-        delivery.move_to_fallback(letter, str(exc))
-        db.session.commit()
-        return "fallback"
-    delivery.mark_sent(letter_id)
-    db.session.commit()
-    return "sent"
 
 
 @shared_task(name="letters.sweep")
 def sweep_letters() -> int:
-    """Re-queues letters that a lost broker message or a killed worker left behind."""
-    letter_ids = delivery.letters_to_requeue(
-        lost_after=_seconds("LETTER_REQUEUE_AFTER_SECONDS"),
-        claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
-    for letter_id in letter_ids:
-        enqueue(deliver_letter, letter_id)
-    if letter_ids:
-        log.info("re-queued %d letters", len(letter_ids))
-    return len(letter_ids)
+    """Asks for a delivery run when letters are due: their run's message was lost (Redis
+    restarted), their worker died, or their retry or wait under the cap is over."""
+    due = delivery.letters_due(claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
+    if due:
+        log.info("%d letters due; asking for a delivery run", due)
+        request_letter_delivery()
+    return due
 
 
 @shared_task(name="letters.send_digests")

@@ -6,9 +6,8 @@ delivery task (a redelivered message, the sweep, a retry) never both send a lett
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -40,108 +39,131 @@ def record_event(letter: Letter, status: str, detail: str = "") -> None:
                                detail=detail[:500], at=utcnow()))
 
 
-class Claim(enum.Enum):
-    SEND = "send"  # claimed: send it now
-    DONE = "done"  # gone, finished, or someone else holds it
-    NOT_DUE = "not due"  # waiting for a retry's backoff or a slot under the cap
-    OVER_CAP = "over cap"  # the target's hourly cap is full: wait until `until`
-    DIGEST = "digest"  # over the cap; it will travel in the office's next digest
-    FALLBACK = "fallback"  # no email for this target: put in the fallback batch
+def _due_letters(now: datetime, claim_expires: timedelta):
+    return or_(
+        and_(Letter.status == LetterStatus.QUEUED.value,
+             Letter.channel != Channel.DIGEST.value,  # those wait for their digest
+             or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= now)),
+        # A claim this old belongs to a worker that died: taken over.
+        and_(Letter.status == LetterStatus.SENDING.value,
+             Letter.claimed_at < now - claim_expires))
 
 
-@dataclass(frozen=True)
-class ClaimResult:
-    outcome: Claim
-    letter: Letter | None = None
-    until: datetime | None = None
+@dataclass
+class ClaimedLetters:
+    examined: int  # due letters this claim locked and dealt with
+    to_send: list[Letter] = field(default_factory=list)  # claimed: send these now
+    wait_until: datetime | None = None  # the soonest a letter held back may go
 
 
-def claim_letter(letter_id: int, settings_for: Callable[[int], LetterSettings], *,
-                 claim_expires: timedelta) -> ClaimResult:
-    """Takes a letter for sending, under the target's hourly cap.
+def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings], *,
+                  claim_expires: timedelta) -> ClaimedLetters:
+    """Takes up to `limit` due letters for sending, under each target's hourly cap.
 
-    The target's row is locked while the cap is counted, so concurrent workers can't
-    both take the last slot. A claim older than `claim_expires` belonged to a worker
-    that died and is taken over. The caller commits before sending.
+    Letters another worker holds are skipped (SKIP LOCKED), so two workers never take
+    the same letter. The batch's targets are locked in id order while the cap is counted,
+    so concurrent workers can't both take an office's last slot. Letters without an
+    email go to their target's fallback batch, letters over the cap wait or join a
+    digest. The returned letters are loaded with their target and supporter, as their
+    emails need them. The caller commits before sending.
     """
     now = utcnow()
-    # One statement locks the letter and its target and loads what the email needs; the
-    # row values are read after the locks are granted, so they are current.
-    row = db.session.execute(
+    rows = db.session.execute(
         select(Letter, Target).join(Target, Letter.target_id == Target.id)
-        .where(Letter.id == letter_id)
+        .where(_due_letters(now, claim_expires))
         .options(joinedload(Letter.action, innerjoin=True)
                  .joinedload(Action.supporter, innerjoin=True))
-        .with_for_update(of=(Letter.__table__, Target.__table__))
-        .execution_options(populate_existing=True)).one_or_none()
-    if row is None:
-        return ClaimResult(Claim.DONE)
-    letter, target = row
-    is_takeover = (letter.status == LetterStatus.SENDING.value and letter.claimed_at
-                   is not None and letter.claimed_at < now - claim_expires)
-    if letter.status != LetterStatus.QUEUED.value and not is_takeover:
-        return ClaimResult(Claim.DONE, letter)
-    if letter.channel == Channel.DIGEST.value:
-        if is_takeover:  # its digest died with its worker; the next digest takes it
+        .order_by(Letter.id).limit(limit)
+        .with_for_update(of=Letter.__table__, skip_locked=True)
+        .execution_options(populate_existing=True)).all()
+    claimed = ClaimedLetters(examined=len(rows))
+    candidates = []
+    for letter, target in rows:
+        if letter.channel == Channel.DIGEST.value:  # its digest died with its worker
             letter.digest_id = None
-            record_event(letter, LetterStatus.QUEUED.value,
-                         "digest interrupted; queued again")
-        return ClaimResult(Claim.DONE, letter)
-    if letter.next_attempt_at is not None and letter.next_attempt_at > now:
-        return ClaimResult(Claim.NOT_DUE, letter, letter.next_attempt_at)
-    if not target.email or letter.channel == Channel.FALLBACK.value:
-        move_to_fallback(letter, "no email address for this target")
-        return ClaimResult(Claim.FALLBACK, letter)
+            record_event(letter, LetterStatus.QUEUED.value, "digest interrupted; queued again")
+        elif not target.email or letter.channel == Channel.FALLBACK.value:
+            move_to_fallback(letter, "no email address for this target")
+        else:
+            candidates.append(letter)
 
-    settings = settings_for(letter.action_page_id)
-    window = db.session.execute(
-        select(func.count(), func.min(Letter.claimed_at))
-        .where(Letter.target_id == letter.target_id,
+    windows = _cap_windows(sorted({letter.target_id for letter in candidates}), now)
+    for letter in candidates:
+        settings = settings_for(letter.action_page_id)
+        sent_in_window, oldest = windows.get(letter.target_id, (0, None))
+        if sent_in_window >= settings.target_hourly_cap:
+            if settings.over_cap == OverCap.DIGEST.value:
+                letter.channel = Channel.DIGEST.value
+                letter.next_attempt_at = None
+                record_event(letter, LetterStatus.QUEUED.value,
+                             "over the office's hourly cap: will go in a digest")
+                continue
+            until = (oldest or now) + CAP_WINDOW
+            letter.next_attempt_at = until
+            if letter.status != LetterStatus.QUEUED.value:
+                record_event(letter, LetterStatus.QUEUED.value,
+                             "waiting for the office's hourly cap")
+            if claimed.wait_until is None or until < claimed.wait_until:
+                claimed.wait_until = until
+            continue
+        windows[letter.target_id] = (sent_in_window + 1, oldest or now)
+        is_takeover = letter.status == LetterStatus.SENDING.value
+        letter.claimed_at = now
+        letter.attempts += 1
+        letter.next_attempt_at = None
+        record_event(letter, LetterStatus.SENDING.value,
+                     "taken over from a stopped worker" if is_takeover else "")
+        claimed.to_send.append(letter)
+    db.session.flush()
+    return claimed
+
+
+def _cap_windows(target_ids: list[int], now: datetime) -> dict[int, tuple[int, datetime]]:
+    """Per target: letters sent or being sent in the last hour, and the oldest of them.
+    Locks the targets first, in id order, so that workers never wait on each other in a
+    circle."""
+    if not target_ids:
+        return {}
+    db.session.execute(select(Target.id).where(Target.id.in_(target_ids))
+                       .order_by(Target.id).with_for_update())
+    return {target_id: (count, oldest) for target_id, count, oldest in db.session.execute(
+        select(Letter.target_id, func.count(), func.min(Letter.claimed_at))
+        .where(Letter.target_id.in_(target_ids),
                Letter.channel == Channel.EMAIL.value,
                Letter.status.in_((LetterStatus.SENDING.value, LetterStatus.SENT.value)),
-               Letter.claimed_at > now - CAP_WINDOW)).one()
-    if window[0] >= settings.target_hourly_cap:
-        if settings.over_cap == OverCap.DIGEST.value:
-            letter.channel = Channel.DIGEST.value
-            letter.next_attempt_at = None
-            record_event(letter, LetterStatus.QUEUED.value,
-                         "over the office's hourly cap: will go in a digest")
-            return ClaimResult(Claim.DIGEST, letter)
-        until = window[1] + CAP_WINDOW
-        letter.next_attempt_at = until
-        if letter.status != LetterStatus.QUEUED.value:
-            record_event(letter, LetterStatus.QUEUED.value,
-                         "waiting for the office's hourly cap")
-        return ClaimResult(Claim.OVER_CAP, letter, until)
-
-    letter.claimed_at = now
-    letter.attempts += 1
-    letter.next_attempt_at = None
-    record_event(letter, LetterStatus.SENDING.value,
-                 "taken over from a stopped worker" if is_takeover else "")
-    return ClaimResult(Claim.SEND, letter)
+               Letter.claimed_at > now - CAP_WINDOW)
+        .group_by(Letter.target_id))}
 
 
-def mark_sent(letter_id: int) -> None:
-    """Records the send by id, in two statements: after the claim's commit the letter's
-    loaded state is expired, and reloading it only to change it would cost a query."""
+def mark_sent(letter_ids: list[int]) -> None:
+    """Records that these claimed email letters went out: one UPDATE and one INSERT for
+    the lot, by id (after the claim's commit the loaded letters are expired, and reloading
+    them only to change them would cost a query each)."""
+    if not letter_ids:
+        return
     now = utcnow()
-    channel = db.session.execute(
-        update(Letter).where(Letter.id == letter_id)
+    db.session.execute(
+        update(Letter).where(Letter.id.in_(letter_ids))
         .values(status=LetterStatus.SENT.value, sent_at=now, last_error="")
-        .returning(Letter.channel)
-        .execution_options(synchronize_session=False)).scalar_one()
-    db.session.execute(insert(LetterEvent).values(
-        letter_id=letter_id, status=LetterStatus.SENT.value, channel=channel, detail="",
-        at=now))
+        .execution_options(synchronize_session=False))
+    db.session.execute(insert(LetterEvent), [
+        {"letter_id": letter_id, "status": LetterStatus.SENT.value,
+         "channel": Channel.EMAIL.value, "detail": "", "at": now} for letter_id in letter_ids])
 
 
-def release_for_retry(letter: Letter, error: str, retry_at: datetime) -> None:
+def release_for_retry(letter_id: int, error: str, retry_at: datetime) -> None:
     """A transient failure: the letter waits for its retry, recorded as a failed attempt."""
-    letter.last_error = error[:500]
-    letter.next_attempt_at = retry_at
-    record_event(letter, LetterStatus.FAILED.value, f"{error} (will retry)")
-    record_event(letter, LetterStatus.QUEUED.value)
+    now = utcnow()
+    db.session.execute(
+        update(Letter).where(Letter.id == letter_id)
+        .values(status=LetterStatus.QUEUED.value, last_error=error[:500],
+                next_attempt_at=retry_at)
+        .execution_options(synchronize_session=False))
+    db.session.execute(insert(LetterEvent), [
+        {"letter_id": letter_id, "status": LetterStatus.FAILED.value,
+         "channel": Channel.EMAIL.value, "detail": f"{error} (will retry)"[:500], "at": now},
+        {"letter_id": letter_id, "status": LetterStatus.QUEUED.value,
+         "channel": Channel.EMAIL.value, "detail": "", "at": now}])
 
 
 def move_to_fallback(letter: Letter, reason: str) -> FallbackBatch:
@@ -168,19 +190,11 @@ def open_batch_for(target_id: int) -> FallbackBatch:
         select(FallbackBatch).where(FallbackBatch.target_id == target_id, where)).one()
 
 
-def letters_to_requeue(*, lost_after: timedelta, claim_expires: timedelta,
-                       limit: int = 5000) -> list[int]:
-    """Letters whose queue message was lost (Redis restarted) or whose worker died."""
-    now = utcnow()
-    return list(db.session.scalars(
-        select(Letter.id)
-        .where(or_(
-            and_(Letter.status == LetterStatus.QUEUED.value,
-                 Letter.channel != Channel.DIGEST.value,
-                 func.coalesce(Letter.next_attempt_at, Letter.created_at) < now - lost_after),
-            and_(Letter.status == LetterStatus.SENDING.value,
-                 Letter.claimed_at < now - claim_expires)))
-        .order_by(Letter.id).limit(limit)))
+def letters_due(*, claim_expires: timedelta) -> int:
+    """How many letters are due now: the sweep asks for a delivery run when any are (their
+    run's message was lost, their worker died, or their retry or cap wait is over)."""
+    return db.session.scalar(select(func.count()).select_from(Letter)
+                             .where(_due_letters(utcnow(), claim_expires)))
 
 
 def mark_batch_delivered(batch_id: int, note: str = "") -> FallbackBatch:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, url_for
 
-from campaign.extensions import db, enqueue_or_leave_for_sweep, limiter
+from campaign.extensions import db, limiter
 from campaign.letters import services
 from campaign.letters.compose import LetterError, Writer, clean_body, compose
 from campaign.letters.emails import action_id_from_token, status_token
@@ -23,7 +23,7 @@ from campaign.public_forms import public_form
 from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError
-from workers.letters import deliver_letter
+from workers.letters import request_letter_delivery
 from workers.supporters import request_thank_yous
 
 bp = Blueprint("letters", __name__)
@@ -114,12 +114,10 @@ def send(slug: str):
         db.session.rollback()
         return already_signed(page)
     action_id = result.action_id
-    letters = services.record_letters(action_id=action_id, page_id=page.id, settings=settings,
-                                      body=body, writer=_writer(form), targets=choice.targets)
-    letter_ids = [letter.id for letter in letters]
+    services.record_letters(action_id=action_id, page_id=page.id, settings=settings,
+                            body=body, writer=_writer(form), targets=choice.targets)
     db.session.commit()
-    for letter_id in letter_ids:
-        enqueue_or_leave_for_sweep(deliver_letter, letter_id)
+    request_letter_delivery()
     request_thank_yous()
     return redirect(url_for(".status", token=status_token(action_id), sent=1), 303)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -14,12 +15,12 @@ from sqlalchemy import text
 from campaign import create_app
 from campaign.extensions import db, enqueue
 from campaign.letters.batches import batch_csv, batch_printable_html
-from campaign.letters.delivery import letters_to_requeue
+from campaign.letters.delivery import claim_letters, letters_due
 from campaign.letters.models import FallbackBatch
 from campaign.mail.messages import stable_message_id
 from tests.conftest import WorkerProcess
 from tests.helpers import wait_until
-from workers.letters import deliver_letter
+from workers.letters import RECORD_SENT_EVERY, deliver_letters, request_letter_delivery
 
 MAIL_FROM = "campaign@example.org"
 
@@ -75,7 +76,7 @@ def test_a_451_then_250_delivers_the_letter_once(celery_worker, letter_page, wri
     [letter_id] = write_letters(slug)
     smtp_sink.reply_next("451 4.7.1 Greylisted, try again")
     with app.app_context():
-        enqueue(deliver_letter, letter_id)
+        enqueue(deliver_letters)
     wait_until(lambda: statuses(query)[0][0] == "sent", timeout=60, message="letter sent")
     time.sleep(0.5)
     assert len(smtp_sink.received) == 1
@@ -92,7 +93,7 @@ def test_a_550_sends_the_letter_to_the_fallback_batch(celery_worker, app, letter
     [letter_id] = write_letters(slug)
     smtp_sink.reply_next("550 5.1.1 Mailbox unknown")
     with app.app_context():
-        enqueue(deliver_letter, letter_id)
+        enqueue(deliver_letters)
     wait_until(lambda: statuses(query)[0][0] == "batched", message="letter batched")
     assert smtp_sink.received == []
     assert statuses(query) == [("batched", "fallback", 1)]
@@ -104,8 +105,8 @@ def test_a_550_sends_the_letter_to_the_fallback_batch(celery_worker, app, letter
 def test_html_in_a_letter_is_escaped_in_the_html_part_and_kept_in_the_text(
         app, letter_page, write_letters, smtp_sink):
     slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")])
-    [letter_id] = write_letters(slug, body='Hi <script>alert(1)</script> <a href="x">y</a>')
-    assert run_here(app, "letters.deliver", letter_id).result == "sent"
+    write_letters(slug, body='Hi <script>alert(1)</script> <a href="x">y</a>')
+    assert run_here(app, "letters.deliver").result == 1
     [mail] = smtp_sink.wait_for(1)
     html = mail.message.get_body(("html",)).get_content()
     text = mail.message.get_body(("plain",)).get_content()
@@ -118,8 +119,7 @@ def test_targets_without_email_go_to_one_batch_that_staff_export_and_deliver(
         app, letter_page, write_letters, query):
     slug, _ = letter_page(targets=[("Consulate", "Consul-General", None)])
     letter_ids = write_letters(slug, count=3, body="=HYPERLINK(\"http://x\") Free them.")
-    for letter_id in letter_ids:
-        assert run_here(app, "letters.deliver", letter_id).result == "fallback"
+    assert run_here(app, "letters.deliver").result == 0
     [(batch_id, count)] = query("SELECT fallback_batch_id, count(*) FROM letters "
                                 "GROUP BY fallback_batch_id")
     assert count == 3
@@ -143,17 +143,17 @@ def test_targets_without_email_go_to_one_batch_that_staff_export_and_deliver(
     assert [s[0] for s in statuses(query)] == ["delivered"] * 3
     assert history(query, letter_ids[0])[-1] == "delivered"
     # New fallback letters start a new batch.
-    [late] = write_letters(slug)
-    run_here(app, "letters.deliver", late)
+    write_letters(slug)
+    run_here(app, "letters.deliver")
     assert query("SELECT count(DISTINCT fallback_batch_id) FROM letters") == [(2,)]
 
 
 def test_a_second_copy_of_the_task_sends_nothing(app, letter_page, write_letters, smtp_sink,
                                                  query):
     slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")])
-    [letter_id] = write_letters(slug)
-    assert run_here(app, "letters.deliver", letter_id).result == "sent"
-    assert run_here(app, "letters.deliver", letter_id).result == "done"
+    write_letters(slug)
+    assert run_here(app, "letters.deliver").result == 1
+    assert run_here(app, "letters.deliver").result == 0
     assert len(smtp_sink.wait_for(1)) == 1
     assert statuses(query) == [("sent", "email", 1)]
 
@@ -162,9 +162,10 @@ def test_over_the_hourly_cap_letters_wait(app, letter_page, write_letters, smtp_
     slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")],
                           target_hourly_cap=2)
     letter_ids = write_letters(slug, count=3)
-    results = [run_here(app, "letters.deliver", i).result for i in letter_ids]
-    assert results == ["sent", "sent", "over cap"]
+    assert run_here(app, "letters.deliver").result == 2
+    assert run_here(app, "letters.deliver").result == 0  # the third is not due yet
     assert len(smtp_sink.wait_for(2)) == 2
+    assert [s[0] for s in statuses(query)] == ["sent", "sent", "queued"]
     [(status, wait_minutes)] = query(
         "SELECT status, extract(epoch FROM next_attempt_at - now()) / 60 FROM letters "
         "WHERE id = :id", id=letter_ids[2])
@@ -176,9 +177,9 @@ def test_over_the_cap_an_office_can_get_one_digest(app, letter_page, write_lette
                                                    smtp_sink, query):
     slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")],
                           target_hourly_cap=1, over_cap="digest")
-    letter_ids = write_letters(slug, count=4, body="My own plea.")
-    results = [run_here(app, "letters.deliver", i).result for i in letter_ids]
-    assert results == ["sent", "digest", "digest", "digest"]
+    write_letters(slug, count=4, body="My own plea.")
+    assert run_here(app, "letters.deliver").result == 1
+    assert [s[:2] for s in statuses(query)] == [("sent", "email")] + [("queued", "digest")] * 3
     assert run_here(app, "letters.send_digests").result == 1
     first, digest = smtp_sink.wait_for(2)
     message = digest.message
@@ -193,17 +194,55 @@ def test_over_the_cap_an_office_can_get_one_digest(app, letter_page, write_lette
 
 def test_the_sweep_finds_lost_and_abandoned_letters(app, letter_page, write_letters, query):
     slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")])
-    lost, abandoned, fresh = write_letters(slug, count=3)
+    lost, abandoned, in_flight, waiting = write_letters(slug, count=4)
     with app.app_context():
-        db.session.execute(text("UPDATE letters SET created_at = now() - interval '6 minutes' "
-                                "WHERE id = :id"), {"id": lost})
         db.session.execute(text("UPDATE letters SET status = 'sending', claimed_at = now() - "
                                 "interval '11 minutes' WHERE id = :id"), {"id": abandoned})
+        db.session.execute(text("UPDATE letters SET status = 'sending', claimed_at = now() "
+                                "WHERE id = :id"), {"id": in_flight})
+        db.session.execute(text("UPDATE letters SET next_attempt_at = now() + "
+                                "interval '5 minutes' WHERE id = :id"), {"id": waiting})
         db.session.commit()
+        assert letters_due(claim_expires=timedelta(minutes=10)) == 2  # lost and abandoned
+    assert run_here(app, "letters.sweep").result == 2
+    assert run_here(app, "letters.deliver").result == 2
+    assert dict(query("SELECT id, status FROM letters")) == {
+        lost: "sent", abandoned: "sent", in_flight: "sending", waiting: "queued"}
+    assert history(query, abandoned)[-2:] == ["sending", "sent"]
+    assert query("SELECT detail FROM letter_events WHERE letter_id = :id AND status = "
+                 "'sending'", id=abandoned) == [("taken over from a stopped worker",)]
 
-        found = letters_to_requeue(lost_after=timedelta(minutes=5),
-                                   claim_expires=timedelta(minutes=10))
-    assert found == [lost, abandoned]
+
+def test_two_workers_claiming_at_once_never_share_a_letter(app, letter_page, write_letters):
+    from campaign.letters.services import get_settings
+
+    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")],
+                          target_hourly_cap=100000)
+    write_letters(slug, count=5)
+    first_claimed, first_may_commit = threading.Event(), threading.Event()
+    first: list[int] = []
+
+    def claim(limit: int) -> list[int]:
+        claimed = claim_letters(limit, get_settings, claim_expires=timedelta(minutes=10))
+        return [letter.id for letter in claimed.to_send]
+
+    def first_worker():
+        with app.app_context():
+            first.extend(claim(3))
+            first_claimed.set()
+            first_may_commit.wait(10)  # holds its row locks while the other claims
+            db.session.commit()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    assert first_claimed.wait(10)
+    with app.app_context():
+        second = claim(10)
+        db.session.commit()
+    first_may_commit.set()
+    thread.join(10)
+    assert len(first) == 3 and len(second) == 2
+    assert not set(first) & set(second)
 
 
 def test_report_counts_personalised_and_repeated_letters(app, letter_page, write_letters):
@@ -232,7 +271,7 @@ def test_killed_worker_and_restarted_redis_lose_no_letter(
     if redis_server is None:
         pytest.skip("TEST_REDIS_URL names a Redis server these tests may not restart")
     queue = app_settings["CELERY_QUEUE"] + "-crash"
-    timings = {"LETTER_REQUEUE_AFTER_SECONDS": 1, "LETTER_CLAIM_EXPIRES_SECONDS": 3}
+    timings = {"LETTER_CLAIM_EXPIRES_SECONDS": 3}
     crash_app = create_app({**app_settings, **timings, "CELERY_QUEUE": queue})
     env = {**worker_env, "CELERY_QUEUE": queue, **{k: str(v) for k, v in timings.items()}}
 
@@ -244,13 +283,16 @@ def test_killed_worker_and_restarted_redis_lose_no_letter(
 
     worker = WorkerProcess(env, tmp_path / "crash-worker.log", concurrency=4)
     worker.start()
+    assert len(letter_ids) == 80
     with crash_app.app_context():
-        for letter_id in letter_ids:
-            enqueue(deliver_letter, letter_id)
+        request_letter_delivery()
     smtp_sink.wait_for(15, timeout=60)
     worker.kill()
-    delivered_before = len(smtp_sink.received)
-    in_flight = query("SELECT count(*) FROM letters WHERE status = 'sending'")[0][0]
+    delivered_before = {mail.message["Message-ID"] for mail in smtp_sink.received}
+    claimed = {stable_message_id(key, MAIL_FROM) for (key,) in query(
+        "SELECT idempotency_key FROM letters WHERE status = 'sending'")}
+    # In flight: handed to the mail server by the killed worker, not yet recorded as sent.
+    in_flight = len(delivered_before & claimed)
     redis_server.restart()  # every queued and unacknowledged message is gone
 
     replacement = WorkerProcess(env, tmp_path / "replacement-worker.log", concurrency=4)
@@ -270,6 +312,8 @@ def test_killed_worker_and_restarted_redis_lose_no_letter(
     assert set(delivered) == expected  # every letter arrived
     duplicates = sum(delivered.values()) - len(delivered)
     print(f"in flight at the kill: {in_flight}, duplicates: {duplicates}, "
-          f"delivered before the kill: {delivered_before}")
+          f"delivered before the kill: {len(delivered_before)}, claimed: {len(claimed)}")
     assert duplicates <= in_flight, (duplicates, in_flight)
+    # Sent letters are recorded every RECORD_SENT_EVERY, so that bounds what is in flight.
+    assert in_flight <= RECORD_SENT_EVERY * 4
     assert len(expected) == 80

@@ -16,8 +16,7 @@ def fallback_letters(app, letter_page, write_letters, count: int = 2) -> tuple[i
     """Letters to a target without an email address, delivered into its open batch."""
     slug, _ = letter_page(targets=[("Consulate", "Consul-General", None)])
     letter_ids = write_letters(slug, count=count, body="=SUM(A1) Free them, {target_title}.")
-    for letter_id in letter_ids:
-        assert run_here(app, "letters.deliver", letter_id).result == "fallback"
+    assert run_here(app, "letters.deliver").result == 0  # none by email: all batched
     return slug, letter_ids
 
 
