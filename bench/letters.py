@@ -10,8 +10,10 @@ What it does:
 1. Creates a throwaway database `campaign_bench_<random>` on --database-server and builds
    the schema with Flask-Migrate. On Redis (--redis-url) the workers use a queue of their
    own, `bench-letters-<random>`.
-2. Starts an SMTP server on loopback in its own process (bench/_smtp_sink.py): it accepts
-   every message and logs the time it came and its Message-ID.
+2. Starts an SMTP server on loopback in its own process: it accepts every message and logs
+   the time it came and its Message-ID. By default bench/smtp_sink.mjs (Node, built-in
+   modules only); `--sink aiosmtpd` uses bench/_smtp_sink.py, which costs ~1.5 ms of CPU
+   a message that the workers on these two cores then lack.
 3. Gives each part below a letter page of its own, writing to a custom list of --targets
    offices on example.org, with an hourly cap per office far above anything the run
    sends, so the cap never holds a letter back: this measures delivery, not the cap.
@@ -19,17 +21,19 @@ What it does:
    letter sent to it, and one part must not slow the next.)
 4. Baseline: a raw smtplib loop sends as many messages of the same size over one reused
    connection; its messages/s is the ceiling the SMTP server and smtplib allow.
-5. Throughput: for each --pools entry, records --letters letters, starts
-   `celery -A workers worker` with that pool, queues every letter id and measures letters/s
-   from the first enqueue to the last message the SMTP server received. Checks that every
-   letter is 'sent' and that the server got each Message-ID exactly once.
+5. Throughput: for each --pools entry, starts `celery -A workers worker` with that pool,
+   records --letters letters, asks for a delivery run as the send view does after its
+   commit, and measures letters/s from that request to the last message the SMTP server
+   received. Checks that every letter is 'sent' and that the server got each Message-ID
+   exactly once.
 6. Latency: with the pool that delivered fastest, --submitters processes record letters at
    a fixed rate (open loop: submission i at t0 + i/rate, one letter each, recorded and
-   committed as the send view does, then queued) for --duration seconds after a --warmup,
+   committed as the send view does, then a run asked for) for --duration seconds after a
+   --warmup,
    and measures each letter's time from its commit to the SMTP server receiving it.
-7. Where a letter's time goes (run before the throughput part): delivers --profile-letters
-   letters in this process through the same task, counting SQL statements and pool
-   checkouts and profiling the phases.
+7. Where a letter's time goes (run before the throughput part): one run of the same task
+   in this process delivers --profile-letters letters, counting SQL statements and pool
+   checkouts; a second run is profiled by phase.
 8. Prints PASS/MISS against the goals and removes the workers, the SMTP server, the
    database and the queue, also after an error or Ctrl-C.
 
@@ -125,6 +129,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=None,
                         help="most seconds to wait for the last messages (default: scaled "
                              "to the letters)")
+    parser.add_argument("--sink", choices=sorted(SINKS), default="node",
+                        help="the SMTP server on loopback: node (bench/smtp_sink.mjs) or "
+                             "aiosmtpd (bench/_smtp_sink.py, the one the tests use)")
     parser.add_argument("--skip", choices=["baseline", "throughput", "latency", "profile"],
                         action="append", default=[], help="leave out a part (repeatable)")
     args = parser.parse_args()
@@ -215,10 +222,22 @@ def stop_process(process: subprocess.Popen | None, timeout: float = 20.0) -> Non
         process.wait()
 
 
-class SmtpSink:
-    """bench/_smtp_sink.py in its own process, and what it has logged so far."""
+SINKS = {
+    # Node's sink costs a small fraction of aiosmtpd's ~1.5 ms CPU a message, which on two
+    # shared cores would otherwise be taken from the workers being measured.
+    "node": lambda port, log: ["node", str(BENCH / "smtp_sink.mjs"), "--port", str(port),
+                               "--log", str(log)],
+    "aiosmtpd": lambda port, log: [sys.executable, str(BENCH / "_smtp_sink.py"), "--port",
+                                   str(port), "--log", str(log)],
+}
 
-    def __init__(self, work_dir: Path):
+
+class SmtpSink:
+    """An SMTP sink (bench/smtp_sink.mjs or bench/_smtp_sink.py) in its own process, and
+    what it has logged so far."""
+
+    def __init__(self, work_dir: Path, kind: str = "node"):
+        self.kind = kind
         self.port = free_port()
         self.log_path = work_dir / "received.log"
         self.log_path.touch()
@@ -232,10 +251,8 @@ class SmtpSink:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, str(BENCH / "_smtp_sink.py"), "--port", str(self.port),
-             "--log", str(self.log_path)],
-            stdout=subprocess.PIPE, start_new_session=True)
+        self.process = subprocess.Popen(SINKS[self.kind](self.port, self.log_path),
+                                        stdout=subprocess.PIPE, start_new_session=True)
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         if not ready or self.process.stdout.readline().strip() != b"ready":
             raise RuntimeError("the SMTP sink did not start")
@@ -533,8 +550,8 @@ def submitter_main(overrides: dict, page_id: int, index: int, workers: int, tota
     `total`, submission i due at t0 + i / rate, whatever happened to the ones before."""
     from sqlalchemy import text
 
-    from campaign.extensions import db, enqueue
-    from workers.letters import deliver_letter
+    from campaign.extensions import db
+    from workers.letters import request_letter_delivery
 
     app = build_app(overrides)
     with app.app_context():
@@ -554,10 +571,10 @@ def submitter_main(overrides: dict, page_id: int, index: int, workers: int, tota
                 time.sleep(due - now)
             letters = record_submission(page, f"{email_prefix}-{n}@example.org",
                                         (page.targets[n % len(page.targets)],))
-            letter_id, message_id = letters[0].id, message_id_of(letters[0])
+            message_id = message_id_of(letters[0])
             db.session.commit()
             committed = time.monotonic()
-            enqueue(deliver_letter, letter_id)
+            request_letter_delivery()
             done.append(Submitted(n, message_id, due, committed, time.monotonic()))
     connection.send([(s.index, s.message_id, s.scheduled, s.committed, s.queued) for s in done])
     # Alive until the parent has read this process's CPU time.
@@ -665,7 +682,7 @@ class Bench:
         self.database.create()
         stack.callback(self.database.drop)
         stack.callback(self.delete_redis_keys)
-        self.sink = SmtpSink(self.work_dir)
+        self.sink = SmtpSink(self.work_dir, args.sink)
         stack.callback(self.sink.stop)
         self.sink.start()
 
@@ -713,18 +730,15 @@ class Bench:
         if keys:
             self.broker.delete(*keys)
 
-    def enqueue(self, letter_id: int) -> None:
-        from campaign.extensions import enqueue
-        from workers.letters import deliver_letter
-
-        enqueue(deliver_letter, letter_id)
-
     def start_workers(self, pool: Pool) -> Workers:
+        """Started while nothing is due: the run the readiness check queues finds nothing."""
+        from campaign.extensions import enqueue
+        from workers.letters import deliver_letters
+
         workers = Workers(pool, self.worker_env, self.queue, self.work_dir,
                           self.args.worker_loglevel, self.broker)
         self.stack.callback(workers.stop)
-        # Letter 0 never exists: the worker looks it up, finds nothing and acks it.
-        workers.start(lambda: self.enqueue(0))
+        workers.start(lambda: enqueue(deliver_letters))
         return workers
 
     def meter(self, workers: Workers) -> CpuMeter:
@@ -783,15 +797,16 @@ class Bench:
         return Baseline(len(messages), seconds, len(sample))
 
     def throughput(self, pool: Pool) -> Throughput:
+        from workers.letters import request_letter_delivery
+
+        workers = self.start_workers(pool)
         letters = record_letter_batch(self.new_page(), self.args.letters,
                                       self.new_batch_prefix())
         ids = [message_id for _, message_id in letters]
-        workers = self.start_workers(pool)
         meter = self.meter(workers)
         meter.start()
         started = time.monotonic()
-        for letter_id, _ in letters:
-            self.enqueue(letter_id)
+        request_letter_delivery()  # what the send view does after its commit
         enqueued = time.monotonic() - started
         complete = self.sink.wait_for(ids, self.drain_timeout(len(letters)), workers.alive)
         cpu = meter.stop()
@@ -893,26 +908,26 @@ class Bench:
                      (db.engine, "commit", counter("commits")),
                      (db.engine.pool, "checkout", counter("checkouts"))]
         page = self.new_page()
+        record_letter_batch(page, 1, self.new_batch_prefix())
+        task()  # connections and templates warm
         timed = record_letter_batch(page, count, self.new_batch_prefix())
-        profiled = record_letter_batch(page, count, self.new_batch_prefix())
-        task(timed[0][0])  # connections and templates warm
         for target, name, listener in listeners:
             event.listen(target, name, listener)
         try:
             started, cpu_started = time.perf_counter(), time.process_time()
-            for letter_id, _ in timed[1:]:
-                task(letter_id)
+            delivered = task()  # one run delivers every letter that is due, in batches
             seconds = time.perf_counter() - started
             cpu_seconds = time.process_time() - cpu_started
         finally:
             for target, name, listener in listeners:
                 event.remove(target, name, listener)
+        if delivered != count:
+            raise RuntimeError(f"the run in this process delivered {delivered} of {count}")
+        profiled = record_letter_batch(page, count, self.new_batch_prefix())
         profiler = cProfile.Profile()
         profiler.enable()
-        for letter_id, _ in profiled:
-            task(letter_id)
+        task()
         profiler.disable()
-        delivered = count - 1
         result = Profile(delivered, seconds, cpu_seconds, counts["statements"] / delivered,
                          counts["commits"] / delivered, counts["checkouts"] / delivered)
         stats = pstats.Stats(profiler).stats
@@ -930,20 +945,16 @@ def _end_child(process) -> None:
 
 
 PHASES = [  # (label, a part of the file's path, function): cumulative time, per letter
-    ("claim_letter (lock target, refresh, cap count, event)", "/campaign/letters/",
-     "claim_letter"),
-    ("build_letter_message (lazy loads, templates, MIME headers)", "/campaign/letters/",
-     "build_letter_message"),
-    ("  of which the email package building headers", "/email/policy.py",
-     "header_store_parse"),
+    ("claim_letters (lock letters and targets, cap count, events)", "/campaign/letters/",
+     "claim_letters"),
+    ("build_letter_message (templates, MIME)", "/campaign/letters/", "build_letter_message"),
     ("SMTPTransport.send (flatten + SMTP round trips)", "/campaign/mail/transport.py", "send"),
     ("  of which flattening the message", "/email/generator.py", "flatten"),
-    ("Session.commit x2 (flush UPDATE/INSERTs + COMMIT)", "/sqlalchemy/orm/scoping.py",
-     "commit"),
+    ("mark_sent (one UPDATE + one INSERT per ten letters)", "/campaign/letters/",
+     "mark_sent"),
+    ("Session.commit (flushes and COMMITs)", "/sqlalchemy/orm/scoping.py", "commit"),
     ("SQL execution in psycopg (all statements)", "/psycopg/cursor.py", "execute"),
-    ("pool checkout (pre-ping SELECT 1)", "/sqlalchemy/pool/base.py", "_checkout"),
-    ("lazy loads of letter, action, supporter, target", "/sqlalchemy/orm/strategies.py",
-     "_load_for_state"),
+    ("pool checkout (pre-ping)", "/sqlalchemy/pool/base.py", "_checkout"),
     ("FlaskTask.__call__ (app context + the task)", "/campaign/extensions.py", "__call__"),
 ]
 
@@ -993,7 +1004,8 @@ def describe_setup(args: argparse.Namespace, bench: Bench) -> str:
         "letter back in this run",
         f"workers: celery -A workers worker, CAMPAIGN_ENV=production, --loglevel="
         f"{args.worker_loglevel}, prefetch multiplier 4, acks late (campaign/extensions.py)",
-        f"SMTP: aiosmtpd on 127.0.0.1:{bench.sink.port} in its own process, accepts all",
+        f"SMTP: {bench.sink.kind} sink on 127.0.0.1:{bench.sink.port} in its own process, "
+        f"accepts all",
         f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} at start",
     ])
 
