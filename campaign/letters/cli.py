@@ -108,11 +108,11 @@ def mark_delivered_command(batch_id: int, note: str) -> None:
 
 @letters_cli.command("sweep")
 def sweep_command() -> None:
-    """Run the letter sweep and the digests now, in this process (what beat does each
-    minute; useful on the embedded default, which has no beat)."""
+    """Run the letter sweep and the digests now (what beat does each minute; useful on the
+    embedded default, which has no beat: there the delivery run happens in this process)."""
     from flask import current_app
 
     tasks = current_app.extensions["celery"].tasks
-    requeued = tasks["letters.sweep"].apply().result
+    due = tasks["letters.sweep"].apply().result
     digests = tasks["letters.send_digests"].apply().result
-    click.echo(f"Re-queued {requeued} letters; sent {digests} digests.")
+    click.echo(f"Letters due for delivery: {due}; digests sent: {digests}.")

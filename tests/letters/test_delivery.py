@@ -317,3 +317,15 @@ def test_killed_worker_and_restarted_redis_lose_no_letter(
     # Sent letters are recorded every RECORD_SENT_EVERY, so that bounds what is in flight.
     assert in_flight <= RECORD_SENT_EVERY * 4
     assert len(expected) == 80
+
+
+def test_the_sweep_command_asks_for_a_run_when_letters_are_due(app, letter_page,
+                                                                write_letters, redis_url):
+    import redis
+
+    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")])
+    write_letters(slug, count=2)
+    result = app.test_cli_runner().invoke(args=["letters", "sweep"])
+    assert result.output == "Letters due for delivery: 2; digests sent: 0.\n"
+    queued = redis.Redis.from_url(redis_url).llen(app.config["CELERY_QUEUE"])
+    assert queued == 1  # one run for both letters
