@@ -61,9 +61,7 @@ def deliver_letters() -> int:
     drain_started(deliver_letters)
     sent = 0
     while True:
-        claimed = delivery.claim_letters(
-            BATCH_SIZE, services.get_settings,
-            claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
+        claimed = delivery.claim_letters(BATCH_SIZE, services.get_settings)
         # Built before the commit, while the rows the claim loaded are still fresh.
         outgoing = []
         for letter in claimed.to_send:
@@ -123,9 +121,15 @@ def _retry_later(letter_id: int, attempts: int, error: str) -> None:
 
 @shared_task(name="letters.sweep")
 def sweep_letters() -> int:
-    """Asks for a delivery run when letters are due: their run's message was lost (Redis
-    restarted), their worker died, or their retry or wait under the cap is over."""
-    due = delivery.letters_due(claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
+    """Queues again the letters whose worker died, and asks for a delivery run when
+    letters are due: their run's message was lost (Redis restarted), their worker died,
+    or their retry or wait under the cap is over."""
+    abandoned = delivery.requeue_abandoned(
+        claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
+    db.session.commit()
+    if abandoned:
+        log.warning("%d letters claimed by a stopped worker queued again", abandoned)
+    due = delivery.letters_due()
     if due:
         log.info("%d letters due; asking for a delivery run", due)
         request_letter_delivery()

@@ -18,6 +18,7 @@ from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.letters.models import (
     BatchStatus,
+    CapWindow,
     Channel,
     FallbackBatch,
     Letter,
@@ -39,14 +40,10 @@ def record_event(letter: Letter, status: str, detail: str = "") -> None:
                                detail=detail[:500], at=utcnow()))
 
 
-def _due_letters(now: datetime, claim_expires: timedelta):
-    return or_(
-        and_(Letter.status == LetterStatus.QUEUED.value,
-             Letter.channel != Channel.DIGEST.value,  # those wait for their digest
-             or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= now)),
-        # A claim this old belongs to a worker that died: taken over.
-        and_(Letter.status == LetterStatus.SENDING.value,
-             Letter.claimed_at < now - claim_expires))
+def _due(now: datetime):
+    return and_(Letter.status == LetterStatus.QUEUED.value,
+                Letter.channel != Channel.DIGEST.value,  # those wait for their digest
+                or_(Letter.next_attempt_at.is_(None), Letter.next_attempt_at <= now))
 
 
 @dataclass
@@ -56,33 +53,30 @@ class ClaimedLetters:
     wait_until: datetime | None = None  # the soonest a letter held back may go
 
 
-def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings], *,
-                  claim_expires: timedelta) -> ClaimedLetters:
-    """Takes up to `limit` due letters for sending, under each target's hourly cap.
+def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings]
+                  ) -> ClaimedLetters:
+    """Takes up to `limit` of the oldest due letters for sending, under each target's
+    hourly cap.
 
     Letters another worker holds are skipped (SKIP LOCKED), so two workers never take
-    the same letter. The batch's targets are locked in id order while the cap is counted,
-    so concurrent workers can't both take an office's last slot. Letters without an
-    email go to their target's fallback batch, letters over the cap wait or join a
-    digest. The returned letters are loaded with their target and supporter, as their
-    emails need them. The caller commits before sending.
+    the same letter. Letters without an email go to their target's fallback batch,
+    letters over the cap wait or join a digest. The returned letters are loaded with
+    their target and supporter, as their emails need them. The caller commits before
+    sending.
     """
     now = utcnow()
+    picked = (select(Letter.id).where(_due(now)).order_by(Letter.id).limit(limit)
+              .with_for_update(skip_locked=True))
     rows = db.session.execute(
         select(Letter, Target).join(Target, Letter.target_id == Target.id)
-        .where(_due_letters(now, claim_expires))
+        .where(Letter.id.in_(picked.scalar_subquery()))
         .options(joinedload(Letter.action, innerjoin=True)
                  .joinedload(Action.supporter, innerjoin=True))
-        .order_by(Letter.id).limit(limit)
-        .with_for_update(of=Letter.__table__, skip_locked=True)
-        .execution_options(populate_existing=True)).all()
+        .order_by(Letter.id).execution_options(populate_existing=True)).all()
     claimed = ClaimedLetters(examined=len(rows))
     candidates = []
     for letter, target in rows:
-        if letter.channel == Channel.DIGEST.value:  # its digest died with its worker
-            letter.digest_id = None
-            record_event(letter, LetterStatus.QUEUED.value, "digest interrupted; queued again")
-        elif not target.email or letter.channel == Channel.FALLBACK.value:
+        if not target.email or letter.channel == Channel.FALLBACK.value:
             move_to_fallback(letter, "no email address for this target")
         else:
             candidates.append(letter)
@@ -90,49 +84,50 @@ def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings], *,
     windows = _cap_windows(sorted({letter.target_id for letter in candidates}), now)
     for letter in candidates:
         settings = settings_for(letter.action_page_id)
-        sent_in_window, oldest = windows.get(letter.target_id, (0, None))
-        if sent_in_window >= settings.target_hourly_cap:
+        window = windows[letter.target_id]
+        if window.letters >= settings.target_hourly_cap:
             if settings.over_cap == OverCap.DIGEST.value:
                 letter.channel = Channel.DIGEST.value
                 letter.next_attempt_at = None
                 record_event(letter, LetterStatus.QUEUED.value,
                              "over the office's hourly cap: will go in a digest")
                 continue
-            until = (oldest or now) + CAP_WINDOW
-            letter.next_attempt_at = until
-            if letter.status != LetterStatus.QUEUED.value:
+            until = window.started_at + CAP_WINDOW
+            if letter.next_attempt_at != until:
+                letter.next_attempt_at = until
                 record_event(letter, LetterStatus.QUEUED.value,
                              "waiting for the office's hourly cap")
             if claimed.wait_until is None or until < claimed.wait_until:
                 claimed.wait_until = until
             continue
-        windows[letter.target_id] = (sent_in_window + 1, oldest or now)
-        is_takeover = letter.status == LetterStatus.SENDING.value
+        window.letters += 1
         letter.claimed_at = now
         letter.attempts += 1
         letter.next_attempt_at = None
-        record_event(letter, LetterStatus.SENDING.value,
-                     "taken over from a stopped worker" if is_takeover else "")
+        record_event(letter, LetterStatus.SENDING.value)
         claimed.to_send.append(letter)
     db.session.flush()
     return claimed
 
 
-def _cap_windows(target_ids: list[int], now: datetime) -> dict[int, tuple[int, datetime]]:
-    """Per target: letters sent or being sent in the last hour, and the oldest of them.
-    Locks the targets first, in id order, so that workers never wait on each other in a
-    circle."""
+def _cap_windows(target_ids: list[int], now: datetime) -> dict[int, CapWindow]:
+    """The targets' cap windows, locked in id order (so workers never wait on each other
+    in a circle), a new hour begun where the last one is over."""
     if not target_ids:
         return {}
-    db.session.execute(select(Target.id).where(Target.id.in_(target_ids))
-                       .order_by(Target.id).with_for_update())
-    return {target_id: (count, oldest) for target_id, count, oldest in db.session.execute(
-        select(Letter.target_id, func.count(), func.min(Letter.claimed_at))
-        .where(Letter.target_id.in_(target_ids),
-               Letter.channel == Channel.EMAIL.value,
-               Letter.status.in_((LetterStatus.SENDING.value, LetterStatus.SENT.value)),
-               Letter.claimed_at > now - CAP_WINDOW)
-        .group_by(Letter.target_id))}
+    db.session.execute(
+        upsert_insert(db.engine.dialect.name)(CapWindow)
+        .values([{"target_id": target_id, "started_at": None, "letters": 0}
+                 for target_id in target_ids])
+        .on_conflict_do_nothing(index_elements=["target_id"]))
+    windows = {window.target_id: window for window in db.session.scalars(
+        select(CapWindow).where(CapWindow.target_id.in_(target_ids))
+        .order_by(CapWindow.target_id).with_for_update()
+        .execution_options(populate_existing=True))}
+    for window in windows.values():
+        if window.started_at is None or window.started_at <= now - CAP_WINDOW:
+            window.started_at, window.letters = now, 0
+    return windows
 
 
 def mark_sent(letter_ids: list[int]) -> None:
@@ -190,11 +185,27 @@ def open_batch_for(target_id: int) -> FallbackBatch:
         select(FallbackBatch).where(FallbackBatch.target_id == target_id, where)).one()
 
 
-def letters_due(*, claim_expires: timedelta) -> int:
-    """How many letters are due now: the sweep asks for a delivery run when any are (their
-    run's message was lost, their worker died, or their retry or cap wait is over)."""
-    return db.session.scalar(select(func.count()).select_from(Letter)
-                             .where(_due_letters(utcnow(), claim_expires)))
+def requeue_abandoned(*, claim_expires: timedelta) -> int:
+    """Queues again the letters claimed longer ago than `claim_expires`: their worker
+    died before recording what happened. Returns how many. Flushes; the caller commits."""
+    now = utcnow()
+    letters = db.session.scalars(
+        select(Letter).where(Letter.status == LetterStatus.SENDING.value,
+                             Letter.claimed_at < now - claim_expires)
+        .order_by(Letter.id).with_for_update(skip_locked=True)).all()
+    for letter in letters:
+        if letter.channel == Channel.DIGEST.value:  # the next digest takes it
+            letter.digest_id = None
+            record_event(letter, LetterStatus.QUEUED.value, "digest interrupted; queued again")
+        else:
+            record_event(letter, LetterStatus.QUEUED.value, "taken over from a stopped worker")
+    db.session.flush()
+    return len(letters)
+
+
+def letters_due() -> int:
+    """How many letters are due now: the sweep asks for a delivery run when any are."""
+    return db.session.scalar(select(func.count()).select_from(Letter).where(_due(utcnow())))
 
 
 def mark_batch_delivered(batch_id: int, note: str = "") -> FallbackBatch:

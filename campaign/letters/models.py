@@ -77,6 +77,10 @@ class Letter(db.Model):
               sqlite_where=text("status IN ('queued', 'sending')")),
         # The per-target hourly cap counts recent sends to one target.
         Index("ix_letters_target_claimed", "target_id", "claimed_at"),
+        # A delivery run takes the oldest queued letters: an index of those alone, so
+        # finding a batch never walks past the letters sent before them.
+        Index("ix_letters_queued", "id", postgresql_where=text("status = 'queued'"),
+              sqlite_where=text("status = 'queued'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -123,6 +127,24 @@ class LetterEvent(db.Model):
     channel: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(String(500), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CapWindow(db.Model):
+    """How many letters a target has been sent in its current hour, for its hourly cap.
+
+    A delivery run locks the rows of its batch's targets and counts on here, in O(1),
+    rather than counting the target's recent letters: with a high cap that count grew
+    with every letter and became most of the database's work (bench/letters.py). The hour
+    starts with the first letter after the last one ended. A claimed letter counts even
+    if its send then fails: the cap errs on the side of the office.
+    """
+
+    __tablename__ = "letter_cap_windows"
+
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    letters: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LetterDigest(db.Model):
