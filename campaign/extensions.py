@@ -155,19 +155,6 @@ def drain_started(task: Task) -> None:
         current_app.extensions["redis"].delete(_drain_flag(task))
 
 
-def enqueue_or_leave_for_sweep(task: Task, *args: object) -> None:
-    """Queues work for a row that is already committed. If the broker is down the row
-    waits in the database, where the task's periodic sweep will find it."""
-    from kombu.exceptions import KombuError
-    from redis.exceptions import RedisError
-
-    try:
-        enqueue(task, *args)
-    except (KombuError, RedisError, OSError):
-        logging.getLogger(__name__).warning(
-            "broker unavailable; %s%r left for the sweep", task.name, args)
-
-
 def celery_init_app(app: Flask) -> Celery:
     """Flask's Celery pattern: every task runs inside an application context."""
 
