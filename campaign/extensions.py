@@ -87,8 +87,9 @@ def celery_config(app: Flask) -> dict:
         "task_default_queue": app.config["CELERY_QUEUE"],
         "imports": ["workers.supporters", "workers.letters"],
         "beat_schedule": {
-            "sweep-thank-yous": {"task": "supporters.sweep_thank_yous", "schedule": 60.0},
-            "sweep-letters": {"task": "letters.sweep", "schedule": 60.0},
+            "sweep-thank-yous": {"task": "supporters.sweep_thank_yous",
+                                 "schedule": SWEEP_EVERY_SECONDS},
+            "sweep-letters": {"task": "letters.sweep", "schedule": SWEEP_EVERY_SECONDS},
             "send-letter-digests": {"task": "letters.send_digests",
                                     "schedule": app.config["DIGEST_EVERY_SECONDS"]},
         },
@@ -105,6 +106,8 @@ def enqueue(task: Task, *args: object, countdown: float | None = None) -> None:
 
     current_app.extensions["celery"].tasks[task.name].apply_async(args, countdown=countdown)
 
+
+SWEEP_EVERY_SECONDS = 60.0
 
 # A requested drain stays requested this long at most: if its message was lost (a worker
 # killed before it started it), the next commit asks again after this.
@@ -145,6 +148,20 @@ def request_drain(task: Task) -> None:
     except (KombuError, RedisError, OSError):
         logging.getLogger(__name__).warning("broker unavailable; %s left for the sweep",
                                             task.name)
+
+
+def request_drain_in(task: Task, seconds: float) -> None:
+    """Asks for a run of `task` in `seconds` (a retry's backoff, a wait under a cap).
+
+    Only when that is sooner than the next sweep, which asks anyway when rows are due: a
+    countdown message waits unacknowledged in a worker, and one longer than the broker's
+    visibility timeout would be delivered again and again.
+    """
+    from flask import current_app
+
+    if (seconds < SWEEP_EVERY_SECONDS
+            and not current_app.extensions["celery"].conf.task_always_eager):
+        enqueue(task, countdown=max(1.0, seconds))
 
 
 def drain_started(task: Task) -> None:

@@ -11,7 +11,7 @@ from celery import shared_task
 from flask import current_app
 
 from campaign.common.types import utcnow
-from campaign.extensions import db, drain_started, enqueue, request_drain
+from campaign.extensions import db, drain_started, request_drain, request_drain_in
 from campaign.letters import delivery, digests, services
 from campaign.letters.emails import build_digest_message, build_letter_message
 from campaign.letters.models import Letter
@@ -42,13 +42,6 @@ def request_letter_delivery() -> None:
     request_drain(deliver_letters)
 
 
-def _run_again_in(seconds: float) -> None:
-    # In-process mode would run a "later" task at once and loop; there the sweep
-    # (`flask letters sweep`) picks the letters up when they are due.
-    if not current_app.extensions["celery"].conf.task_always_eager:
-        enqueue(deliver_letters, countdown=max(1.0, seconds))
-
-
 @shared_task(name="letters.deliver")
 def deliver_letters() -> int:
     """Delivers every letter that is due, in batches, each once: by email, or into its
@@ -71,7 +64,7 @@ def deliver_letters() -> int:
                 delivery.move_to_fallback(letter, str(exc))
         db.session.commit()
         if claimed.wait_until is not None:
-            _run_again_in((claimed.wait_until - utcnow()).total_seconds())
+            request_drain_in(deliver_letters, (claimed.wait_until - utcnow()).total_seconds())
         if not claimed.examined:
             return sent
         if claimed.examined == BATCH_SIZE:
@@ -115,7 +108,7 @@ def _retry_later(letter_id: int, attempts: int, error: str) -> None:
     else:
         delay = backoff_seconds(attempts - 1)
         delivery.release_for_retry(letter_id, error, utcnow() + timedelta(seconds=delay))
-        _run_again_in(delay)
+        request_drain_in(deliver_letters, delay)
     db.session.commit()
 
 

@@ -6,10 +6,9 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from flask import current_app
 
 from campaign.common.types import utcnow
-from campaign.extensions import db, drain_started, enqueue, request_drain
+from campaign.extensions import db, drain_started, request_drain, request_drain_in
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you
@@ -80,10 +79,7 @@ def _retry_later(action_id: int, attempts: int, error: str) -> None:
         return
     delay = backoff_seconds(attempts)
     services.release_thank_you(action_id, error, utcnow() + timedelta(seconds=delay))
-    # In-process mode would run a later task at once; there the next signature's run or
-    # the sweep sends it when due.
-    if not current_app.extensions["celery"].conf.task_always_eager:
-        enqueue(send_thank_yous, countdown=delay)
+    request_drain_in(send_thank_yous, delay)
 
 
 @shared_task(name="supporters.sweep_thank_yous")
