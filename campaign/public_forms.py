@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Callable
 from functools import wraps
 
@@ -39,8 +40,12 @@ def token_for(secret_key: str, nonce: str) -> str:
                          hashlib.sha256).digest())
 
 
+NONCE = "[A-Za-z0-9_-]{22}"  # 16 random bytes, URL-safe base64 without padding
+_NONCE = re.compile(NONCE)
+
+
 def valid_nonce(value: str | None) -> bool:
-    return value is not None and len(value) == 22 and value.isascii()
+    return value is not None and _NONCE.fullmatch(value) is not None
 
 
 def cookie_header(nonce: str, *, secure: bool) -> str:

@@ -19,10 +19,10 @@ from markupsafe import escape
 
 from campaign.pages.forms import referrer_origin
 from campaign.pages.views import NO_TRACKING, count_view, fill_page
-from campaign.public_forms import COOKIE_NAME, cookie_header, new_nonce, token_for
+from campaign.public_forms import COOKIE_NAME, NONCE, cookie_header, new_nonce, token_for
 from campaign.security import SECURITY_HEADERS
 
-_FORM_COOKIE = re.compile(rf"(?:^|;)\s*{COOKIE_NAME}=([A-Za-z0-9_-]{{22}})(?:;|$)")
+_FORM_COOKIE = re.compile(rf"(?:^|;)\s*{COOKIE_NAME}=({NONCE})(?:;|$)")
 _PREFIX = "/a/"
 
 
