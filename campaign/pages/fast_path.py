@@ -29,9 +29,8 @@ _PREFIX = "/a/"
 class CachedPageViews:
     def __init__(self, wsgi_app: Callable, flask_app: Flask):
         self.wsgi_app = wsgi_app
+        self.flask_app = flask_app
         self.extensions = flask_app.extensions
-        self.secret_key = flask_app.secret_key
-        self.secure_cookie = bool(flask_app.config.get("SESSION_COOKIE_SECURE"))
         # As the view's response has them: Flask-Login reads the session on every
         # response, which makes Flask add Vary: Cookie.
         self.headers = [("Content-Type", "text/html; charset=utf-8"),
@@ -57,10 +56,11 @@ class CachedPageViews:
             nonce = found.group(1)
         else:
             nonce = new_nonce()
-            headers.append(("Set-Cookie", cookie_header(nonce, secure=self.secure_cookie)))
+            secure = bool(self.flask_app.config.get("SESSION_COOKIE_SECURE"))
+            headers.append(("Set-Cookie", cookie_header(nonce, secure=secure)))
         values = dict(NO_TRACKING)
         values["referrer"] = str(escape(referrer_origin(environ.get("HTTP_REFERER"))))
-        values["csrf_token"] = token_for(self.secret_key, nonce)
+        values["csrf_token"] = token_for(self.flask_app.secret_key, nonce)
         body = fill_page(pieces, values).encode()
         headers.append(("Content-Length", str(len(body))))
         count_view(self.extensions["view_counter"], page_id, "")
