@@ -84,8 +84,14 @@ def _retry_later(action_id: int, attempts: int, error: str) -> None:
 
 @shared_task(name="supporters.sweep_thank_yous")
 def sweep_thank_yous() -> int:
-    """Asks for a run when thank-yous are due: their run's message was lost (Redis was
-    down or restarted) or their worker died."""
+    """Makes pending again the thank-yous whose worker died, and asks for a run when any
+    are due: their run's message was lost (Redis was down or restarted), their worker
+    died, or their retry's wait is over."""
+    abandoned = services.requeue_abandoned_thank_yous()
+    db.session.commit()
+    if abandoned:
+        log.warning("%d thank-you emails claimed by a stopped worker are pending again",
+                    abandoned)
     due = services.thank_yous_due()
     if due:
         log.info("%d thank-you emails due; asking for a run", due)

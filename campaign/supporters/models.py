@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.common.types import UTCDateTime, utcnow
@@ -49,6 +49,11 @@ class Action(db.Model):
         UniqueConstraint("action_page_id", "supporter_id"),
         # The sweep looks for thank-yous left behind by a lost message or worker.
         Index("ix_actions_thank_you_pending", "thank_you_status", "created_at"),
+        # A run takes the oldest pending thank-yous: an index of those alone, so finding
+        # a batch never walks past every action that was thanked before.
+        Index("ix_actions_thank_you_due", "id",
+              postgresql_where=text("thank_you_status = 'pending'"),
+              sqlite_where=text("thank_you_status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -178,20 +178,15 @@ CLAIM_EXPIRES_AFTER = timedelta(minutes=10)
 
 
 def _due_thank_yous(now):
-    return or_(and_(Action.thank_you_status == ThankYouStatus.PENDING.value,
-                    or_(Action.thank_you_next_attempt_at.is_(None),
-                        Action.thank_you_next_attempt_at <= now)),
-               # A claim this old belongs to a worker that died: taken over.
-               and_(Action.thank_you_status == ThankYouStatus.SENDING.value,
-                    Action.thank_you_claimed_at < now - CLAIM_EXPIRES_AFTER))
+    return and_(Action.thank_you_status == ThankYouStatus.PENDING.value,
+                or_(Action.thank_you_next_attempt_at.is_(None),
+                    Action.thank_you_next_attempt_at <= now))
 
 
 def claim_thank_yous(limit: int) -> list[int]:
-    """Marks up to `limit` due thank-yous as being sent and returns their action ids.
-
-    Due: pending and not waiting for a retry, or claimed by a worker that died. The caller
-    must commit before sending.
-    """
+    """Marks up to `limit` of the oldest due thank-yous (pending and not waiting for a
+    retry) as being sent and returns their action ids. The caller must commit before
+    sending."""
     now = utcnow()
     due = (select(Action.id).where(_due_thank_yous(now)).order_by(Action.id).limit(limit)
            .with_for_update(skip_locked=True))
@@ -201,6 +196,19 @@ def claim_thank_yous(limit: int) -> list[int]:
                 thank_you_attempts=Action.thank_you_attempts + 1,
                 thank_you_next_attempt_at=None)
         .returning(Action.id).execution_options(synchronize_session=False)))
+
+
+def requeue_abandoned_thank_yous() -> int:
+    """Makes pending again the thank-yous claimed longer ago than CLAIM_EXPIRES_AFTER:
+    their worker died before recording what happened. Returns how many."""
+    result = db.session.execute(
+        update(Action)
+        .where(Action.thank_you_status == ThankYouStatus.SENDING.value,
+               Action.thank_you_claimed_at < utcnow() - CLAIM_EXPIRES_AFTER)
+        .values(thank_you_status=ThankYouStatus.PENDING.value,
+                thank_you_error="taken over from a stopped worker")
+        .execution_options(synchronize_session=False))
+    return result.rowcount
 
 
 def load_actions(action_ids: list[int]) -> list[Action]:
