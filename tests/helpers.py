@@ -33,3 +33,35 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0,
             return value
         time.sleep(0.05)
     raise TimeoutError(f"timed out waiting for {message}")
+
+
+def claim_while_another_holds_its_claim(app, claim: Callable[[int], list[int]],
+                                        first_limit: int, second_limit: int
+                                        ) -> tuple[list[int], list[int]]:
+    """Two workers claiming at once: a thread claims `first_limit` rows and keeps its
+    transaction (and row locks) open while this thread claims `second_limit`."""
+    import threading
+
+    from campaign.extensions import db
+
+    first_claimed, first_may_commit = threading.Event(), threading.Event()
+    first: list[int] = []
+
+    def first_worker():
+        with app.app_context():
+            first.extend(claim(first_limit))
+            first_claimed.set()
+            first_may_commit.wait(10)
+            db.session.commit()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    try:
+        assert first_claimed.wait(10)
+        with app.app_context():
+            second = claim(second_limit)
+            db.session.commit()
+    finally:
+        first_may_commit.set()
+        thread.join(10)
+    return first, second

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 import time
 from collections import Counter
 
@@ -18,7 +17,7 @@ from campaign.letters.delivery import claim_letters, letters_due
 from campaign.letters.models import FallbackBatch
 from campaign.mail.messages import stable_message_id
 from tests.conftest import WorkerProcess
-from tests.helpers import wait_until
+from tests.helpers import claim_while_another_holds_its_claim, wait_until
 from workers.letters import RECORD_SENT_EVERY, deliver_letters, request_letter_delivery
 
 MAIL_FROM = "campaign@example.org"
@@ -218,28 +217,10 @@ def test_two_workers_claiming_at_once_never_share_a_letter(app, letter_page, wri
     slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")],
                           target_hourly_cap=100000)
     write_letters(slug, count=5)
-    first_claimed, first_may_commit = threading.Event(), threading.Event()
-    first: list[int] = []
-
     def claim(limit: int) -> list[int]:
-        claimed = claim_letters(limit, get_settings)
-        return [letter.id for letter in claimed.to_send]
+        return [letter.id for letter in claim_letters(limit, get_settings).to_send]
 
-    def first_worker():
-        with app.app_context():
-            first.extend(claim(3))
-            first_claimed.set()
-            first_may_commit.wait(10)  # holds its row locks while the other claims
-            db.session.commit()
-
-    thread = threading.Thread(target=first_worker)
-    thread.start()
-    assert first_claimed.wait(10)
-    with app.app_context():
-        second = claim(10)
-        db.session.commit()
-    first_may_commit.set()
-    thread.join(10)
+    first, second = claim_while_another_holds_its_claim(app, claim, 3, 10)
     assert len(first) == 3 and len(second) == 2
     assert not set(first) & set(second)
 

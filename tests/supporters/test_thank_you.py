@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import text
 from campaign.extensions import db
 from campaign.mail.messages import stable_message_id
 from tests.conftest import ROOT
-from tests.helpers import wait_until
+from tests.helpers import claim_while_another_holds_its_claim, wait_until
 
 
 def thank_you_state(query) -> tuple:
@@ -202,24 +201,7 @@ def test_two_workers_claiming_at_once_never_share_a_thank_you(app, create_page,
     slug = create_page()
     for n in range(5):
         create_signature(slug, email=f"c{n}@example.org")
-    first_claimed, first_may_commit = threading.Event(), threading.Event()
-    first: list[int] = []
-
-    def first_worker():
-        with app.app_context():
-            first.extend(claim_thank_yous(3))
-            first_claimed.set()
-            first_may_commit.wait(10)  # holds its row locks while the other claims
-            db.session.commit()
-
-    thread = threading.Thread(target=first_worker)
-    thread.start()
-    assert first_claimed.wait(10)
-    with app.app_context():
-        second = claim_thank_yous(10)
-        db.session.commit()
-    first_may_commit.set()
-    thread.join(10)
+    first, second = claim_while_another_holds_its_claim(app, claim_thank_yous, 3, 10)
     assert len(first) == 3 and len(second) == 2
     assert not set(first) & set(second)
 
