@@ -72,7 +72,11 @@ def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings]
         .where(Letter.id.in_(picked.scalar_subquery()))
         .options(joinedload(Letter.action, innerjoin=True)
                  .joinedload(Action.supporter, innerjoin=True))
-        .order_by(Letter.id).execution_options(populate_existing=True)).all()
+        .order_by(Letter.id)
+        # Already ours; locking again makes this read the rows as locked, not as the
+        # statement's snapshot had them.
+        .with_for_update(of=Letter.__table__)
+        .execution_options(populate_existing=True)).all()
     claimed = ClaimedLetters(examined=len(rows))
     candidates = []
     for letter, target in rows:
