@@ -950,7 +950,7 @@ PHASES = [  # (label, a part of the file's path, function): cumulative time, per
     ("build_letter_message (templates, MIME)", "/campaign/letters/", "build_letter_message"),
     ("SMTPTransport.send (flatten + SMTP round trips)", "/campaign/mail/transport.py", "send"),
     ("  of which flattening the message", "/email/generator.py", "flatten"),
-    ("mark_sent (one UPDATE + one INSERT per ten letters)", "/campaign/letters/",
+    ("mark_sent (one UPDATE + one INSERT per five letters)", "/campaign/letters/",
      "mark_sent"),
     ("Session.commit (flushes and COMMITs)", "/sqlalchemy/orm/scoping.py", "commit"),
     ("SQL execution in psycopg (all statements)", "/psycopg/cursor.py", "execute"),

@@ -34,7 +34,7 @@ def backoff_seconds(retries: int) -> float:
 BATCH_SIZE = 50
 # `sent` is recorded this many letters at a time: a worker killed mid-batch sends again
 # at most the letters it had sent and not yet recorded.
-RECORD_SENT_EVERY = 10
+RECORD_SENT_EVERY = 5
 
 
 def request_letter_delivery() -> None:
@@ -75,41 +75,53 @@ def deliver_letters() -> int:
 def _send(outgoing: list[tuple[int, int, Message]]) -> int:
     transport = current_transport()
     delivered: list[int] = []
+    sent = 0
+    soonest_retry: float | None = None
 
-    def record_delivered() -> None:
+    def record_delivered(still_to_send: list[int]) -> None:
         delivery.mark_sent(delivered)
+        # A batch can take a while against a slow mail server: renewing the claims of the
+        # letters still to send keeps the sweep from taking them over from a live worker.
+        delivery.renew_claims(still_to_send)
         db.session.commit()
         delivered.clear()
 
-    sent = 0
-    for letter_id, attempts, message in outgoing:
+    for position, (letter_id, attempts, message) in enumerate(outgoing):
+        rest = [item[0] for item in outgoing[position + 1:]]
         try:
             transport.send(message)
         except TransientMailError as exc:
-            record_delivered()
-            _retry_later(letter_id, attempts, str(exc))
+            record_delivered(rest)
+            delay = _retry_later(letter_id, attempts, str(exc))
+            if delay is not None and (soonest_retry is None or delay < soonest_retry):
+                soonest_retry = delay
         except PermanentMailError as exc:
-            record_delivered()
+            record_delivered(rest)
             delivery.move_to_fallback(db.session.get(Letter, letter_id), str(exc))
             db.session.commit()
         else:
             sent += 1
             delivered.append(letter_id)
             if len(delivered) >= RECORD_SENT_EVERY:
-                record_delivered()
-    record_delivered()
+                record_delivered(rest)
+    record_delivered([])
+    if soonest_retry is not None:  # one later run for the batch, not one per letter
+        request_drain_in(deliver_letters, soonest_retry)
     return sent
 
 
-def _retry_later(letter_id: int, attempts: int, error: str) -> None:
+def _retry_later(letter_id: int, attempts: int, error: str) -> float | None:
+    """Gives the letter back for a retry after its backoff, and returns that backoff; or,
+    past LETTER_MAX_RETRIES, files it for the fallback channel."""
+    delay = None
     if attempts > current_app.config["LETTER_MAX_RETRIES"]:
         delivery.move_to_fallback(db.session.get(Letter, letter_id),
                                   f"gave up after {attempts} attempts: {error}")
     else:
         delay = backoff_seconds(attempts - 1)
         delivery.release_for_retry(letter_id, error, utcnow() + timedelta(seconds=delay))
-        request_drain_in(deliver_letters, delay)
     db.session.commit()
+    return delay
 
 
 @shared_task(name="letters.sweep")

@@ -150,6 +150,15 @@ def mark_sent(letter_ids: list[int]) -> None:
          "channel": Channel.EMAIL.value, "detail": "", "at": now} for letter_id in letter_ids])
 
 
+def renew_claims(letter_ids: list[int]) -> None:
+    """Marks these claimed letters as still held by a live worker."""
+    if letter_ids:
+        db.session.execute(
+            update(Letter).where(Letter.id.in_(letter_ids),
+                                 Letter.status == LetterStatus.SENDING.value)
+            .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
+
+
 def release_for_retry(letter_id: int, error: str, retry_at: datetime) -> None:
     """A transient failure: the letter waits for its retry, recorded as a failed attempt."""
     now = utcnow()
