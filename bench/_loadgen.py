@@ -58,6 +58,7 @@ class LoadResult:
     peak_connections: int
     peak_backlog: int
     latencies_ms: list[float] = field(repr=False)
+    worst_ms_by_second: list[float] = field(default_factory=list, repr=False)
 
     @property
     def achieved_rate(self) -> float:
@@ -117,6 +118,7 @@ def run_load(name: str, port: int, requests: list[Request], *, rate: float, dura
         loadgen_cpu_seconds=raw["cpuSeconds"], peak_connections=raw["peakOpen"],
         peak_backlog=raw["peakBacklog"],
         latencies_ms=sorted(us / 1000 for us in raw["latenciesUs"]),
+        worst_ms_by_second=raw["worstMsBySecond"],
     )
 
 

@@ -65,6 +65,9 @@ async function main() {
   const latenciesUs = new Float64Array(total);
   let recorded = 0;
   const lagsMs = new Float64Array(total);
+  // The slowest answer to the requests due in each second of the schedule: tells a few
+  // stalls (a handful of bad seconds) from steady queueing (every second slow).
+  const worstMsBySecond = new Float64Array(Math.ceil(job.duration) + 1);
   const statuses = {};
   const errors = {};
   const samples = [];
@@ -97,7 +100,10 @@ async function main() {
   function complete(conn, status, now) {
     const request = conn.request;
     conn.request = -1;
-    latenciesUs[recorded++] = (now - (t0 + request * intervalMs)) * 1000;
+    const latencyMs = now - (t0 + request * intervalMs);
+    latenciesUs[recorded++] = latencyMs * 1000;
+    const second = Math.floor((request * intervalMs) / 1000);
+    worstMsBySecond[second] = Math.max(worstMsBySecond[second], latencyMs);
     statuses[status] = (statuses[status] || 0) + 1;
     if (status === job.expectStatus) expected += 1;
     else if (samples.length < 3) {
@@ -257,6 +263,7 @@ async function main() {
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     cpuUserSeconds: cpu.user / 1e6,
     latenciesUs: Array.from(latenciesUs.subarray(0, recorded), Math.round),
+    worstMsBySecond: Array.from(worstMsBySecond, (ms) => Math.round(ms * 10) / 10),
   };
   process.stdout.write(JSON.stringify(result));
 }

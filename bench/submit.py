@@ -407,6 +407,22 @@ def result_row(name: str, load: LoadResult) -> str:
             f"{load.error_count:>8}")
 
 
+def slowest_seconds_table(scenarios: dict[str, Scenario], shown: int = 5) -> str:
+    """Each scenario's worst seconds of the schedule by their slowest answer: a tail made
+    by a few stalls shows a handful of bad seconds, steady queueing shows them all."""
+    rows = [f"slowest answer per second of the schedule (worst {shown}; seconds counted "
+            "from the start; median second in brackets)"]
+    for name, scenario in scenarios.items():
+        worst = scenario.measured.load.worst_ms_by_second
+        if not worst:
+            continue
+        ranked = sorted(range(len(worst)), key=lambda second: worst[second], reverse=True)
+        median = sorted(worst)[len(worst) // 2]
+        cells = ", ".join(f"{second}s {worst[second]:.0f} ms" for second in ranked[:shown])
+        rows.append(f"  {name:<16}{cells}  [{median:.0f} ms]")
+    return "\n".join(rows)
+
+
 def cpu_table(scenarios: dict[str, Scenario]) -> str:
     rows = [f"{'CPU, % of one core':<18}{'machine':>9}{'gunicorn':>9}{'postgres':>9}"
             f"{'loadgen':>9}{'other':>7}{'gunicorn ms/req':>17}   loadgen send lag p99, "
@@ -512,6 +528,8 @@ def run_and_report(args: argparse.Namespace) -> int:
           "p99: lower is better)")
     print()
     print(cpu_table(scenarios))
+    print()
+    print(slowest_seconds_table(scenarios))
     if details := problems(scenarios):
         print()
         print(details)
