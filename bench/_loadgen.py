@@ -80,6 +80,31 @@ class LoadResult:
     def max_ms(self) -> float:
         return self.latencies_ms[-1] if self.latencies_ms else math.nan
 
+    @classmethod
+    def pooled(cls, runs: list[LoadResult]) -> LoadResult:
+        """Several runs at one rate as one: answers, errors and latencies added up, each
+        run's seconds of schedule one after the other."""
+        first = runs[0]
+        statuses: dict[str, int] = {}
+        errors: dict[str, int] = {}
+        for run in runs:
+            for status, count in run.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+            for error, count in run.errors.items():
+                errors[error] = errors.get(error, 0) + count
+        return cls(
+            name=first.name, target_rate=first.target_rate,
+            duration=sum(run.duration for run in runs), total=sum(run.total for run in runs),
+            expected=sum(run.expected for run in runs), statuses=statuses, errors=errors,
+            samples=[sample for run in runs for sample in run.samples][:3],
+            elapsed_seconds=sum(run.elapsed_seconds for run in runs),
+            dispatch_lag_p99_ms=max(run.dispatch_lag_p99_ms for run in runs),
+            loadgen_cpu_seconds=sum(run.loadgen_cpu_seconds for run in runs),
+            peak_connections=max(run.peak_connections for run in runs),
+            peak_backlog=max(run.peak_backlog for run in runs),
+            latencies_ms=sorted(ms for run in runs for ms in run.latencies_ms),
+            worst_ms_by_second=[ms for run in runs for ms in run.worst_ms_by_second])
+
 
 def node_binary() -> str:
     node = shutil.which("node")
@@ -118,7 +143,7 @@ def run_load(name: str, port: int, requests: list[Request], *, rate: float, dura
         loadgen_cpu_seconds=raw["cpuSeconds"], peak_connections=raw["peakOpen"],
         peak_backlog=raw["peakBacklog"],
         latencies_ms=sorted(us / 1000 for us in raw["latenciesUs"]),
-        worst_ms_by_second=raw["worstMsBySecond"],
+        worst_ms_by_second=raw["worstMsBySecond"][:math.ceil(duration)],
     )
 
 
@@ -166,6 +191,17 @@ class CpuShare:
     @property
     def other(self) -> float:
         return max(0.0, self.machine_busy - self.server - self.database - self.loadgen)
+
+    @classmethod
+    def pooled(cls, shares: list[CpuShare]) -> CpuShare:
+        """Several windows as one: each percentage weighted by its window's length."""
+        wall = sum(share.wall_seconds for share in shares)
+
+        def mean(name: str) -> float:
+            return sum(getattr(share, name) * share.wall_seconds for share in shares) / wall
+
+        return cls(wall_seconds=wall, **{name: mean(name) for name in (
+            "machine_busy", "machine_capacity", "server", "database", "loadgen")})
 
 
 class CpuMeter:

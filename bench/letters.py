@@ -55,7 +55,6 @@ import select
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -66,9 +65,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import flask_migrate
-import psycopg
 import redis
-from psycopg import sql
+from _common import ThrowawayDatabase, free_port
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,47 +165,8 @@ def parse_pool(text: str) -> Pool:
 # Processes and servers ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def libpq_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def psycopg_sqlalchemy_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-
-
-class ThrowawayDatabase:
-    def __init__(self, server_url: str, name: str):
-        assert name.startswith("campaign_bench_")
-        self.server_url = libpq_url(server_url)
-        self.name = name
-        self.url = libpq_url(make_url(self.server_url).set(database=name)
-                             .render_as_string(hide_password=False))
-
-    def create(self) -> None:
-        with psycopg.connect(self.server_url, autocommit=True) as connection:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-
-    def drop(self) -> None:
-        with psycopg.connect(self.server_url, autocommit=True) as connection:
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                               .format(sql.Identifier(self.name)))
-
-    def rows(self, query: str, *params: object) -> list[tuple]:
-        with psycopg.connect(self.url) as connection:
-            return connection.execute(query, params).fetchall()
-
-    def backend_pids(self) -> set[int]:
-        with psycopg.connect(self.server_url, autocommit=True) as connection:
-            rows = connection.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (self.name,)).fetchall()
-        return {pid for (pid,) in rows}
 
 
 def stop_process(process: subprocess.Popen | None, timeout: float = 20.0) -> None:

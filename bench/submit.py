@@ -15,7 +15,9 @@ What it does:
    same worker set-up, on free loopback ports. No Celery worker runs: thank-you tasks
    pile up in the run's own Redis queue.
 3. Drives each at a fixed arrival rate with bench/loadgen.mjs (open loop: request i is
-   sent at t0 + i/rate whatever the server does, and its latency is counted from then):
+   sent at t0 + i/rate whatever the server does, and its latency is counted from then),
+   a scenario and its bare baseline taking turns in --rounds slices, so that both meet
+   the same machine when other tenants of the host slow it down for a while:
    - sign: POST /a/stop-forced-repatriation, a unique email each, reusing a pool of
      (form cookie, CSRF token) pairs fetched beforehand; a signature answers 303;
    - page views: GET /a/stop-forced-repatriation without a cookie, as a first visit;
@@ -41,7 +43,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -52,11 +53,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-import psycopg
 import redis
+from _common import ThrowawayDatabase, free_port
 from _loadgen import CpuMeter, CpuShare, LoadResult, Request, child_pids, get, post_form, run_load
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -80,7 +79,11 @@ def parse_args() -> argparse.Namespace:
                         default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="PostgreSQL server URL; a throwaway database is made on it")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds per scenario")
+    parser.add_argument("--duration", type=float, default=60.0,
+                        help="measured seconds per scenario, and as many for its bare app")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="slices the duration is cut into, the scenario's taking turns "
+                             "with the bare app's")
     parser.add_argument("--warmup", type=float, default=5.0, help="untimed seconds before each")
     parser.add_argument("--sign-rate", type=float, default=330.0, help="sign POSTs per second")
     parser.add_argument("--view-rate", type=float, default=3000.0, help="page GETs per second")
@@ -102,47 +105,6 @@ def parse_args() -> argparse.Namespace:
 def random_token(length: int) -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def libpq_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-class ThrowawayDatabase:
-    def __init__(self, server_url: str, name: str):
-        self.server_url = libpq_url(server_url)
-        self.name = name
-        self.url = make_url(self.server_url).set(database=name).render_as_string(
-            hide_password=False)
-
-    def _execute(self, statement: sql.Composable) -> None:
-        with psycopg.connect(self.server_url, autocommit=True) as connection:
-            connection.execute(statement)
-
-    def create(self) -> None:
-        self._execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-
-    def drop(self) -> None:
-        assert self.name.startswith("campaign_bench_")
-        self._execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                      .format(sql.Identifier(self.name)))
-
-    def scalar(self, query: str, *params: object) -> object:
-        with psycopg.connect(self.url) as connection:
-            return connection.execute(query, params).fetchone()[0]
-
-    def backend_pids(self) -> set[int]:
-        with psycopg.connect(self.server_url, autocommit=True) as connection:
-            rows = connection.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (self.name,)).fetchall()
-        return {pid for (pid,) in rows}
 
 
 class Gunicorn:
@@ -317,19 +279,47 @@ class Bench:
         return self.database.scalar("SELECT count(*) FROM actions WHERE action_page_id = %s",
                                     self.page_id)
 
-    def measure(self, name: str, server: Gunicorn, requests: list[Request], rate: float,
-                expect_status: int) -> Measured:
-        options = {"rate": rate, "expect_status": expect_status,
-                   "max_connections": self.args.connections}
-        warmup = run_load(f"{name} warm-up", server.port, requests, duration=self.args.warmup,
-                          first_index=self._take_indexes(rate, self.args.warmup), **options)
+    def measure(self, name: str, requests: list[Request], rate: float,
+                expect_status: int) -> Scenario:
+        """The scenario and the bare app at the same rate, in alternating slices.
+
+        A shared machine's speed drifts from one minute to the next (other tenants of
+        the host take CPU that no process here can see), so a baseline measured before
+        or after a scenario can meet a different machine. Slices of each, in turns
+        (bare first in odd rounds, the scenario first in even ones), meet the same one.
+        """
+        args = self.args
+        bare_rate = args.bare_rate or rate
+        sides = {
+            "bare": (f"bare @ {bare_rate:g}/s", self.bare, [get("/", self.bare.port)],
+                     bare_rate, 200),
+            "app": (name, self.app, requests, rate, expect_status),
+        }
+        warmups = {side: self._run(*spec, duration=args.warmup)[0]
+                   for side, spec in sides.items()}
+        slices: dict[str, list[tuple[LoadResult, CpuShare]]] = {"bare": [], "app": []}
+        for round_number in range(args.rounds):
+            order = ("bare", "app") if round_number % 2 == 0 else ("app", "bare")
+            for side in order:
+                slices[side].append(self._run(*sides[side],
+                                              duration=args.duration / args.rounds))
+
+        def pooled(side: str) -> Measured:
+            loads, shares = zip(*slices[side])
+            return Measured(LoadResult.pooled(list(loads)), CpuShare.pooled(list(shares)),
+                            warmups[side])
+
+        return Scenario(measured=pooled("app"), baseline=pooled("bare"))
+
+    def _run(self, name: str, server: Gunicorn, requests: list[Request], rate: float,
+             expect_status: int, *, duration: float) -> tuple[LoadResult, CpuShare]:
         meter = CpuMeter(server.pids, self.database.backend_pids)
         meter.start()
         started = time.monotonic()
-        load = run_load(name, server.port, requests, duration=self.args.duration,
-                        first_index=self._take_indexes(rate, self.args.duration), **options)
-        cpu = meter.stop(time.monotonic() - started, load.loadgen_cpu_seconds)
-        return Measured(load, cpu, warmup)
+        load = run_load(name, server.port, requests, rate=rate, duration=duration,
+                        expect_status=expect_status, max_connections=self.args.connections,
+                        first_index=self._take_indexes(rate, duration))
+        return load, meter.stop(time.monotonic() - started, load.loadgen_cpu_seconds)
 
     def _take_indexes(self, rate: float, duration: float) -> int:
         """The first of the numbers that make this run's emails unique."""
@@ -339,29 +329,15 @@ class Bench:
 
     def run(self) -> dict[str, Scenario]:
         args = self.args
-        bare_request = [get("/", self.bare.port)]
-        baselines: dict[float, Measured] = {}
-
-        def baseline(rate: float) -> Measured:
-            rate = args.bare_rate or rate
-            if rate not in baselines:
-                baselines[rate] = self.measure(f"bare @ {rate:g}/s", self.bare, bare_request,
-                                               rate, 200)
-            return baselines[rate]
-
         scenarios = {}
         if "sign" not in args.skip:
             requests = sign_requests(self.app.port,
                                      fetch_csrf_pairs(self.app.port, args.csrf_sessions),
                                      self.run_id)
-            scenarios["sign"] = Scenario(
-                baseline=baseline(args.sign_rate),
-                measured=self.measure("sign", self.app, requests, args.sign_rate, 303))
+            scenarios["sign"] = self.measure("sign", requests, args.sign_rate, 303)
         if "views" not in args.skip:
-            scenarios["page views"] = Scenario(
-                baseline=baseline(args.view_rate),
-                measured=self.measure("page views", self.app, [get(SIGN_PATH, self.app.port)],
-                                      args.view_rate, 200))
+            scenarios["page views"] = self.measure(
+                "page views", [get(SIGN_PATH, self.app.port)], args.view_rate, 200)
         return scenarios
 
 
@@ -410,8 +386,8 @@ def result_row(name: str, load: LoadResult) -> str:
 def slowest_seconds_table(scenarios: dict[str, Scenario], shown: int = 5) -> str:
     """Each scenario's worst seconds of the schedule by their slowest answer: a tail made
     by a few stalls shows a handful of bad seconds, steady queueing shows them all."""
-    rows = [f"slowest answer per second of the schedule (worst {shown}; seconds counted "
-            "from the start; median second in brackets)"]
+    rows = [f"slowest answer per second of the schedule (worst {shown}; seconds of measured "
+            "time, the rounds one after the other; median second in brackets)"]
     for name, scenario in scenarios.items():
         worst = scenario.measured.load.worst_ms_by_second
         if not worst:
