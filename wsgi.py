@@ -7,7 +7,7 @@ from campaign import create_app
 app = create_app()
 
 # The app, its imports and its templates are some 120,000 objects that live as long as the
-# process. A full garbage collection walks them all, about 75 ms with the GIL held, which
-# stalls every thread of a gunicorn worker: it made most of the signatures' slowest percent
-# under load (bench/submit.py). Frozen, they are left out of every collection.
+# process. A full garbage collection walked them all, 72-80 ms with the GIL held, stalling
+# every thread of a gunicorn worker; frozen, they are left out of every collection, and
+# under load (bench/submit.py) a full collection now takes 5-17 ms.
 gc.freeze()
