@@ -90,7 +90,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bare-rate", type=float, default=None,
                         help="drive the bare app at this rate only (default: at the rate of "
                              "each scenario it is compared with)")
-    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread", "gevent"],
+                        help="gevent needs `.venv/bin/pip install gevent` first (not a "
+                             "dependency of the app)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="per worker, gthread only")
     parser.add_argument("--connections", type=int, default=256,
