@@ -21,6 +21,11 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def psycopg_sqlalchemy_url(url: str) -> str:
+    """`url` as the app's DATABASE_URL takes it: SQLAlchemy with the psycopg 3 driver."""
+    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
 class ThrowawayDatabase:
     """A database of a run's own on `server_url`, made by `create` and gone after `drop`."""
 

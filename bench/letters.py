@@ -66,8 +66,7 @@ from pathlib import Path
 
 import flask_migrate
 import redis
-from _common import ThrowawayDatabase, free_port
-from sqlalchemy.engine import make_url
+from _common import ThrowawayDatabase, free_port, psycopg_sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -163,10 +162,6 @@ def parse_pool(text: str) -> Pool:
 
 
 # Processes and servers ------------------------------------------------------------------
-
-
-def psycopg_sqlalchemy_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
 def stop_process(process: subprocess.Popen | None, timeout: float = 20.0) -> None:

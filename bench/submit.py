@@ -54,7 +54,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import redis
-from _common import ThrowawayDatabase, free_port
+from _common import ThrowawayDatabase, free_port, psycopg_sqlalchemy_url
 from _loadgen import CpuMeter, CpuShare, LoadResult, Request, child_pids, get, post_form, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,7 +255,7 @@ class Bench:
                if not key.startswith(("CAMPAIGN_", "FLASK_"))}
         env.update({
             "CAMPAIGN_ENV": "development",
-            "DATABASE_URL": self.database.url.replace("postgresql://", "postgresql+psycopg://", 1),
+            "DATABASE_URL": psycopg_sqlalchemy_url(self.database.url),
             "REDIS_URL": self.args.redis_url,
             "CELERY_QUEUE": self.queue,
             # The app derives its limiter key prefix from CELERY_QUEUE; this says the same.
