@@ -12,6 +12,7 @@ from campaign.letters.compose import LetterError, Writer, clean_body, compose
 from campaign.letters.emails import action_id_from_token, status_token
 from campaign.letters.forms import LetterForm
 from campaign.letters.services import TargetChoice, district_key
+from campaign.pages.forms import posted_hidden_values
 from campaign.pages.views import (
     already_signed,
     public_page,
@@ -93,8 +94,8 @@ def preview(slug: str):
     letters = [] if choice.needs_district_choice else [
         (target, compose(body, _writer(form), target)) for target in choice.targets]
     return render_template("letters/preview.html", page=page, settings=settings, form=form,
-                           body=body, choice=choice, letters=letters,
-                           district_key=district_key)
+                           hidden=posted_hidden_values(), body=body, choice=choice,
+                           letters=letters, district_key=district_key)
 
 
 @bp.post("/a/<slug>/letter/send")

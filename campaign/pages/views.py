@@ -15,7 +15,15 @@ from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm
 from campaign.letters.models import LetterSettings
 from campaign.pages import services
-from campaign.pages.forms import SignForm, clean_source, clip, referrer_origin
+from campaign.pages.forms import (
+    HIDDEN_FIELDS,
+    TRACKING_FIELDS,
+    SignForm,
+    clean_source,
+    posted_hidden_values,
+    posted_tracking,
+    tracking_values,
+)
 from campaign.pages.models import PageKind
 from campaign.pages.services import PageView
 from campaign.public_forms import form_token, public_form
@@ -46,12 +54,15 @@ def _signature_count(page: PageView) -> int:
 
 
 def render_page(page: PageView, form: SignForm, status: int = 200,
-                letter: LetterSettings | None = None):
-    """The page with its form; a letter page's settings are looked up unless given."""
+                letter: LetterSettings | None = None, hidden: dict[str, str] | None = None):
+    """The page with its form; a letter page's settings are looked up unless given, and
+    the form's hidden fields are as posted unless given."""
     if letter is None and page.kind == PageKind.LETTER.value:
         letter = letter_services.get_settings(page.id)
+    if hidden is None:
+        hidden = posted_hidden_values()
     return render_template("pages/show.html", page=page, form=form, letter=letter,
-                           signatures=_signature_count(page)), status
+                           hidden=hidden, signatures=_signature_count(page)), status
 
 
 def count_view(counter, page_id: int, source: str) -> None:
@@ -76,7 +87,6 @@ def index():
 # which each request fills in. Rendering the form's fields is most of a page view's cost.
 _SLOT_NONCE = secrets.token_hex(8)
 _SLOT_PATTERN = re.compile(f"slot-{_SLOT_NONCE}-([a-z_]+)")
-TRACKING_FIELDS = ("source", *(f"utm_{key}" for key in UTM_KEYS), "referrer")
 NO_TRACKING: dict[str, str] = dict.fromkeys(TRACKING_FIELDS, "")
 
 
@@ -87,13 +97,12 @@ def _slot(name: str) -> str:
 def _blank_page_pieces(page: PageView) -> list[str]:
     """The page as [text, slot name, text, slot name, ..., text]."""
     form = (LetterForm if page.kind == PageKind.LETTER.value else SignForm)(formdata=None)
-    for name in ("csrf_token", *TRACKING_FIELDS):
-        getattr(form, name).data = _slot(name)
     settings = None
     if isinstance(form, LetterForm):
         settings = letter_services.get_settings(page.id)
         form.body.data = settings.body_template if settings else ""
-    html, _ = render_page(page, form, letter=settings)
+    html, _ = render_page(page, form, letter=settings,
+                          hidden={name: _slot(name) for name in HIDDEN_FIELDS})
     return _SLOT_PATTERN.split(html)
 
 
@@ -102,9 +111,9 @@ def _escaped_tracking_values() -> dict[str, str]:
     signature keeps it."""
     if not request.query_string and not request.referrer:  # most visits: nothing to keep
         return dict(NO_TRACKING)
-    values = {f"utm_{key}": clip(request.args.get(f"utm_{key}"), 255) for key in UTM_KEYS}
-    values["source"] = clean_source(request.args.get("source"))
-    values["referrer"] = referrer_origin(request.referrer)
+    values = tracking_values(request.args.get("source"),
+                             {key: request.args.get(f"utm_{key}") for key in UTM_KEYS},
+                             request.referrer)
     return {name: str(escape(value)) for name, value in values.items()}
 
 
@@ -162,15 +171,16 @@ def already_signed(page: PageView):
 
 
 def signature_from_form(form: SignForm) -> Signature:
+    tracking = posted_tracking()
     return Signature(
         email=form.email.data, first_name=form.first_name.data,
         last_name=form.last_name.data, postal_code=(form.postal_code.data or "").upper(),
         country=(form.country.data or "").upper(),
         town=(form.town.data or "") if isinstance(form, LetterForm) else "",
         opted_in=form.opt_in.data,
-        source=clean_source(form.source.data),
-        utm={key: clip(getattr(form, f"utm_{key}").data, 255) for key in UTM_KEYS},
-        referrer=referrer_origin(form.referrer.data))
+        source=tracking["source"],
+        utm={key: tracking[f"utm_{key}"] for key in UTM_KEYS},
+        referrer=tracking["referrer"])
 
 
 @bp.get("/a/<slug>/thanks")

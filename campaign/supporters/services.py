@@ -9,7 +9,7 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import joinedload
 
-from campaign.common.sql import upsert_insert
+from campaign.common.sql import execute_on_driver, upsert_insert
 from campaign.common.text import normalise_email
 from campaign.common.types import utcnow
 from campaign.extensions import db
@@ -165,7 +165,7 @@ def _record_signature_in_one_statement(page_id: int, signature: Signature, email
     # A first signature with the same email, committed while this statement waited on
     # its row, is outside this statement's snapshot: the next statement sees it.
     for _ in range(2):
-        supporter_id, action_id = db.session.execute(_SIGN_IN_ONE_STATEMENT, values).one()
+        supporter_id, action_id = execute_on_driver(_SIGN_IN_ONE_STATEMENT, values).fetchone()
         if supporter_id is not None:
             return SignResult(action_id=action_id, supporter_id=supporter_id)
     raise RuntimeError(f"supporter {email!r} neither inserted nor found")

@@ -58,6 +58,25 @@ def test_sending_records_one_letter_per_target_and_shows_their_status(client, le
     assert html.count('class="status-queued"') == 2
 
 
+def test_where_the_supporter_came_from_travels_through_the_preview(client, letter_page,
+                                                                   query):
+    slug, _ = letter_page()
+    html = client.get(f"/a/{slug}?source=Radio&utm_campaign=dec",
+                      headers={"Referer": "https://forum.example.net/t/77"}).get_data(as_text=True)
+    hidden = dict(re.findall(r'name="(csrf_token|source|utm_\w+|referrer)" type="hidden" '
+                             r'value="([^"]*)"', html))
+    preview = client.post(f"/a/{slug}/letter/preview",
+                          data={**hidden, "body": "Thank you.", **letter_fields()})
+    # What the preview's send form carries: its hidden inputs and the letter's text.
+    form = preview.get_data(as_text=True).split('action="/a/')[1]
+    carried = dict(re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', form))
+    carried["body"] = re.search(r'<textarea name="body" hidden>([^<]*)<', form).group(1)
+    assert carried["source"] == "radio" and carried["csrf_token"] == hidden["csrf_token"]
+    assert client.post(f"/a/{slug}/letter/send", data=carried).status_code == 303
+    assert query("SELECT source, utm_campaign, referrer FROM actions") == [
+        ("radio", "dec", "https://forum.example.net")]
+
+
 def test_an_edited_letter_counts_as_personalised(letter_page, send_letter, query):
     slug, _ = letter_page()
     send_letter(slug, body="In my own words: please act.")
