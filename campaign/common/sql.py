@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import TextClause
@@ -17,20 +19,42 @@ def upsert_insert(dialect_name: str):
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
+
+# The hottest write, a signature, is one PostgreSQL statement. Run through SQLAlchemy's
+# session it also paid for the statement cache lookup, parameter processing, result
+# wrapping and the session's BEGIN and COMMIT round trips: more CPU than the statement
+# itself (profiled). These run it on psycopg's own connection instead. The statement
+# must be plain text with untyped `:name` parameters, which psycopg takes as they are.
+
 @lru_cache(maxsize=16)
 def _driver_sql(statement: TextClause, dialect: Dialect) -> str:
     return statement.compile(dialect=dialect).string
 
 
-def execute_on_driver(statement: TextClause, params: dict):
-    """Runs `statement` in the session's transaction on the driver's own connection and
-    returns the driver's cursor.
+def driver_sql(statement: TextClause) -> str:
+    """`statement` as the driver takes it (`%(name)s` parameters), compiled once."""
+    return _driver_sql(statement, db.engine.dialect)
 
-    For the hottest statement only: it skips SQLAlchemy's statement cache lookup,
-    parameter processing and result wrapping, about a quarter of a signature's database
-    CPU (profiled). The statement must be plain text with untyped `:name` parameters,
-    which the driver takes as they are.
-    """
-    connection = db.session.connection()
-    return connection.connection.driver_connection.execute(
-        _driver_sql(statement, connection.dialect), params)
+
+def session_driver_connection():
+    """The driver's connection under the session's current transaction: what runs on it
+    is committed or rolled back with the session."""
+    return db.session.connection().connection.driver_connection
+
+
+@contextmanager
+def autocommit_driver_connection() -> Iterator:
+    """A connection of the driver's own from the engine's pool (checked with the pool's
+    pre-ping), outside the session, in autocommit mode: each statement is its own
+    transaction, committed when it returns."""
+    pooled = db.engine.raw_connection()
+    try:
+        driver = pooled.driver_connection
+        driver.autocommit = True
+        try:
+            yield driver
+        finally:
+            if not driver.closed:
+                driver.autocommit = False
+    finally:
+        pooled.close()  # back to the pool

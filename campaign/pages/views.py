@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from markupsafe import escape
 
-from campaign.extensions import db, limiter
+from campaign.extensions import limiter
 from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm
 from campaign.letters.models import LetterSettings
@@ -27,7 +27,7 @@ from campaign.pages.forms import (
 from campaign.pages.models import PageKind
 from campaign.pages.services import PageView
 from campaign.public_forms import form_token, public_form
-from campaign.supporters.services import UTM_KEYS, Signature, record_signature
+from campaign.supporters.services import UTM_KEYS, Signature, commit_signature
 from campaign.supporters.thanks import page_url, share_links
 from workers.supporters import request_thank_yous
 
@@ -154,12 +154,10 @@ def sign(slug: str):
         # Look like success so the bot learns nothing; record nothing.
         return redirect(url_for(".thanks", slug=slug), 303)
 
-    result = record_signature(page.id, signature_from_form(form),
+    result = commit_signature(page.id, signature_from_form(form),
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
-        db.session.rollback()
         return already_signed(page)
-    db.session.commit()
     request_thank_yous()
     return redirect(url_for(".thanks", slug=slug), 303)
 

@@ -9,7 +9,12 @@ from functools import lru_cache
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import joinedload
 
-from campaign.common.sql import execute_on_driver, upsert_insert
+from campaign.common.sql import (
+    autocommit_driver_connection,
+    driver_sql,
+    session_driver_connection,
+    upsert_insert,
+)
 from campaign.common.text import normalise_email
 from campaign.common.types import utcnow
 from campaign.extensions import db
@@ -75,8 +80,8 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
     email = normalise_email(signature.email)
     now = utcnow()
     if db.engine.dialect.name == "postgresql":
-        return _record_signature_in_one_statement(page_id, signature, email, now,
-                                                  consent_version)
+        return _record_signature_in_one_statement(session_driver_connection(), page_id,
+                                                  signature, email, now, consent_version)
     add_supporter, add_action = _signature_statements(db.engine.dialect.name)
     supporter_id = db.session.execute(add_supporter, {
         **_supporter_values(signature), "email": email, "created_at": now}).scalar()
@@ -97,6 +102,26 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
                                granted_at=now))
     db.session.flush()
     return SignResult(action_id=action_id, supporter_id=supporter_id)
+
+
+def commit_signature(page_id: int, signature: Signature, consent_version: str) -> SignResult:
+    """record_signature, committed; for a second signature nothing is written.
+
+    For a signature that writes nothing else: on PostgreSQL its one statement runs as a
+    transaction of its own on a pooled connection, without the session (two round trips
+    and a third of the CPU fewer than the session's BEGIN, statement and COMMIT).
+    """
+    if db.engine.dialect.name != "postgresql":
+        result = record_signature(page_id, signature, consent_version)
+        if result.is_duplicate:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        return result
+    with autocommit_driver_connection() as connection:
+        return _record_signature_in_one_statement(
+            connection, page_id, signature, normalise_email(signature.email), utcnow(),
+            consent_version)
 
 
 def _supporter_values(signature: Signature) -> dict:
@@ -157,15 +182,16 @@ SELECT (SELECT id FROM supporter), (SELECT id FROM new_action)
 """)
 
 
-def _record_signature_in_one_statement(page_id: int, signature: Signature, email: str, now,
-                                       consent_version: str) -> SignResult:
+def _record_signature_in_one_statement(connection, page_id: int, signature: Signature,
+                                       email: str, now, consent_version: str) -> SignResult:
     values = {**_supporter_values(signature), **_action_values(page_id, signature, now),
               "email": email, "opted_in": signature.opted_in, "consent_kind": EMAIL_UPDATES,
               "consent_version": consent_version}
     # A first signature with the same email, committed while this statement waited on
     # its row, is outside this statement's snapshot: the next statement sees it.
+    statement = driver_sql(_SIGN_IN_ONE_STATEMENT)
     for _ in range(2):
-        supporter_id, action_id = execute_on_driver(_SIGN_IN_ONE_STATEMENT, values).fetchone()
+        supporter_id, action_id = connection.execute(statement, values).fetchone()
         if supporter_id is not None:
             return SignResult(action_id=action_id, supporter_id=supporter_id)
     raise RuntimeError(f"supporter {email!r} neither inserted nor found")
