@@ -38,7 +38,15 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from campaign.auth.services import load_staff_user
-    from campaign.extensions import celery_init_app, csrf, db, limiter, login_manager, migrate
+    from campaign.extensions import (
+        DrainAsker,
+        celery_init_app,
+        csrf,
+        db,
+        limiter,
+        login_manager,
+        migrate,
+    )
     from campaign.mail.transport import transport_from_config
     from campaign.pages.cache import PageCaches, ViewCounter
 
@@ -56,6 +64,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.user_loader(load_staff_user)
     celery_init_app(app)
+    app.extensions["drain_asker"] = DrainAsker(app)
     if redis_url:
         import redis
 

@@ -146,6 +146,8 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     if "app" not in request.fixturenames:
         return
     app: Flask = request.getfixturevalue("app")
+    # Asks for runs still waiting from this test are made now, not into the next one.
+    app.extensions["drain_asker"].flush()
     with app.app_context():
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         # Ids keep counting up across tests, so a queued message left over from an

@@ -11,7 +11,13 @@ from celery import shared_task
 from flask import current_app
 
 from campaign.common.types import utcnow
-from campaign.extensions import db, drain_started, request_drain, request_drain_in
+from campaign.extensions import (
+    db,
+    drain_started,
+    request_drain,
+    request_drain_in,
+    request_drain_soon,
+)
 from campaign.letters import delivery, digests, services
 from campaign.letters.emails import build_digest_message, build_letter_message
 from campaign.letters.models import Letter
@@ -40,6 +46,11 @@ RECORD_SENT_EVERY = 5
 def request_letter_delivery() -> None:
     """After the commit of new letters: asks a worker to deliver what is due."""
     request_drain(deliver_letters)
+
+
+def request_letter_delivery_soon() -> None:
+    """request_letter_delivery, for a web request: asked within a moment, once for many."""
+    request_drain_soon(deliver_letters)
 
 
 @shared_task(name="letters.deliver")

@@ -8,7 +8,13 @@ from datetime import timedelta
 from celery import shared_task
 
 from campaign.common.types import utcnow
-from campaign.extensions import db, drain_started, request_drain, request_drain_in
+from campaign.extensions import (
+    db,
+    drain_started,
+    request_drain,
+    request_drain_in,
+    request_drain_soon,
+)
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you
@@ -28,6 +34,11 @@ def backoff_seconds(attempts: int) -> float:
 def request_thank_yous() -> None:
     """After the commit of new actions: asks a worker to send what is due."""
     request_drain(send_thank_yous)
+
+
+def request_thank_yous_soon() -> None:
+    """request_thank_yous, for a web request: asked within a moment, once for many."""
+    request_drain_soon(send_thank_yous)
 
 
 @shared_task(name="supporters.send_thank_yous")

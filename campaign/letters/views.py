@@ -24,8 +24,8 @@ from campaign.public_forms import public_form
 from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError
-from workers.letters import request_letter_delivery
-from workers.supporters import request_thank_yous
+from workers.letters import request_letter_delivery_soon
+from workers.supporters import request_thank_yous_soon
 
 bp = Blueprint("letters", __name__)
 
@@ -118,8 +118,8 @@ def send(slug: str):
     services.record_letters(action_id=action_id, page_id=page.id, settings=settings,
                             body=body, writer=_writer(form), targets=choice.targets)
     db.session.commit()
-    request_letter_delivery()
-    request_thank_yous()
+    request_letter_delivery_soon()
+    request_thank_yous_soon()
     return redirect(url_for(".status", token=status_token(action_id), sent=1), 303)
 
 

@@ -29,7 +29,7 @@ from campaign.pages.services import PageView
 from campaign.public_forms import form_token, public_form
 from campaign.supporters.services import UTM_KEYS, Signature, commit_signature
 from campaign.supporters.thanks import page_url, share_links
-from workers.supporters import request_thank_yous
+from workers.supporters import request_thank_yous_soon
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def sign(slug: str):
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
         return already_signed(page)
-    request_thank_yous()
+    request_thank_yous_soon()
     return redirect(url_for(".thanks", slug=slug), 303)
 
 
