@@ -54,7 +54,9 @@ def autocommit_driver_connection() -> Iterator:
         try:
             yield driver
         finally:
-            if not driver.closed:
+            try:
                 driver.autocommit = False
+            except Exception:  # a broken connection: the pool must not hand it out again
+                pooled.invalidate()
     finally:
         pooled.close()  # back to the pool
