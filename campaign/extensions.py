@@ -198,7 +198,8 @@ class DrainAsker:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 threading.Thread(target=self._run, name="drain-asker", daemon=True).start()
-        self._wake.set()
+        if not self._wake.is_set():  # set() takes a lock and notifies: most asks skip it
+            self._wake.set()
 
     def _run(self) -> None:
         while True:
