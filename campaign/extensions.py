@@ -129,8 +129,8 @@ def request_drain(task: Task) -> None:
 
     Called after the commit that made rows due. At most one run waits in the queue: a
     flag in Redis is set when a run is queued and cleared when the run starts, so a busy
-    page costs a Redis SET per submission, not a Celery message, and workers take rows in
-    batches. The rows are the record of what is due; if Redis is down they wait for the
+    page costs a Redis SET per ask (web requests ask through request_drain_soon, a few
+    times a second per process), not a Celery message, and workers take rows in batches. The rows are the record of what is due; if Redis is down they wait for the
     task's periodic sweep.
     """
     from flask import current_app
