@@ -1,13 +1,27 @@
-"""What bench/submit.py and bench/letters.py both need: free loopback ports and a
-throwaway PostgreSQL database."""
+"""What the bench scripts share: their server arguments, free loopback ports, a throwaway
+PostgreSQL database, and the campaign app's settings and schema for a run."""
 
 from __future__ import annotations
 
+import argparse
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-server",
+                        default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="PostgreSQL server URL; a throwaway database is made on it")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -62,3 +76,30 @@ class ThrowawayDatabase:
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (self.name,)).fetchall()
         return {pid for (pid,) in rows}
+
+
+def app_env(database_url: str, redis_url: str, prefix: str, **settings: str) -> dict[str, str]:
+    """The campaign app's environment for a run: this process's, without any CAMPAIGN_ or
+    FLASK_ setting of the caller's, on the run's database and with Redis keys of its own
+    (`prefix`), in development mode, plus `settings`."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CAMPAIGN_", "FLASK_"))}
+    env.update({
+        "CAMPAIGN_ENV": "development",
+        "DATABASE_URL": psycopg_sqlalchemy_url(database_url),
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE": prefix,
+        # The app derives its limiter key prefix from CELERY_QUEUE; this says the same.
+        "RATELIMIT_KEY_PREFIX": prefix,
+        **settings,
+    })
+    return env
+
+
+def build_and_seed(env: dict[str, str]) -> None:
+    """Builds the schema and seeds the demo pages, as an operator would."""
+    for command in (["db", "upgrade"], ["seed-demo"]):
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *command],
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"flask {' '.join(command)} failed:\n{done.stderr}")

@@ -37,7 +37,6 @@ failed.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import secrets
 import shutil
@@ -49,7 +48,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import redis
-from _common import ThrowawayDatabase, psycopg_sqlalchemy_url
+from _common import ThrowawayDatabase, add_server_arguments, app_env, build_and_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("bare", "view", "view-flask", "sign")
@@ -59,36 +58,13 @@ SUMMARY = re.compile(rb"^(?:summary|totals): (\d+)", re.MULTILINE)
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-server",
-                        default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server URL; a throwaway database is made on it")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    add_server_arguments(parser)
     parser.add_argument("--requests", type=int, default=100,
                         help="counted requests per scenario (each costs about 0.1-0.5 s "
                              "under callgrind)")
     parser.add_argument("--scenario", choices=SCENARIOS, action="append",
                         help="run only this one (may be given more than once)")
     return parser.parse_args()
-
-
-def app_env(database_url: str, redis_url: str, prefix: str, work_dir: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("CAMPAIGN_", "FLASK_"))}
-    env.update({
-        "CAMPAIGN_ENV": "development",
-        "DATABASE_URL": psycopg_sqlalchemy_url(database_url),
-        "REDIS_URL": redis_url,
-        "CELERY_QUEUE": prefix,
-        "RATELIMIT_KEY_PREFIX": prefix,
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "SIGN_RATE_LIMIT": "100000000/minute",  # checked on every POST, never refuses
-        "BASE_URL": "http://127.0.0.1:5000",
-        "INSTANCE_PATH": str(work_dir / "instance"),
-        "PAGE_CACHE_SECONDS": "3600",
-        "COUNT_CACHE_SECONDS": "3600",
-        "VIEW_FLUSH_SECONDS": "3600",
-    })
-    return env
 
 
 def count_instructions(scenario: str, requests: int, env: dict[str, str],
@@ -129,13 +105,16 @@ def main() -> int:
         client = redis.Redis.from_url(args.redis_url)
         stack.callback(lambda: [client.delete(key) for key in
                                 client.scan_iter(match=f"*{prefix}*", count=1000)])
-        env = app_env(database.url, args.redis_url, prefix, work_dir)
-        for command in (["db", "upgrade"], ["seed-demo"]):
-            done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *command],
-                                  cwd=ROOT, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                print(f"flask {' '.join(command)} failed:\n{done.stderr}", file=sys.stderr)
-                return 1
+        env = app_env(
+            database.url, args.redis_url, prefix, SECRET_KEY=secrets.token_urlsafe(32),
+            SIGN_RATE_LIMIT="100000000/minute",  # checked on every POST, never refuses
+            BASE_URL="http://127.0.0.1:5000", INSTANCE_PATH=str(work_dir / "instance"),
+            PAGE_CACHE_SECONDS="3600", COUNT_CACHE_SECONDS="3600", VIEW_FLUSH_SECONDS="3600")
+        try:
+            build_and_seed(env)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
 
         print(f"campaign bench/instructions.py  run {run_id}  {args.requests} counted "
               f"requests per scenario, in-process, under callgrind")

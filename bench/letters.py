@@ -66,7 +66,7 @@ from pathlib import Path
 
 import flask_migrate
 import redis
-from _common import ThrowawayDatabase, free_port, psycopg_sqlalchemy_url
+from _common import ThrowawayDatabase, add_server_arguments, free_port, psycopg_sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -100,9 +100,7 @@ will do."""
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-server", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server URL; a throwaway database is made on it")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    add_server_arguments(parser)
     parser.add_argument("--letters", type=int, default=5000,
                         help="letters per throughput run, and messages in the smtplib baseline")
     parser.add_argument("--pools", default="prefork:2,prefork:4,threads:4",

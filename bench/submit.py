@@ -54,7 +54,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import redis
-from _common import ThrowawayDatabase, free_port, psycopg_sqlalchemy_url
+from _common import ThrowawayDatabase, add_server_arguments, app_env, build_and_seed, free_port
 from _loadgen import CpuMeter, CpuShare, LoadResult, Request, child_pids, get, post_form, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,10 +75,7 @@ NOISY_OTHER_PERCENT = 25
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-server",
-                        default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="PostgreSQL server URL; a throwaway database is made on it")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    add_server_arguments(parser)
     parser.add_argument("--duration", type=float, default=60.0,
                         help="measured seconds per scenario, and as many for its bare app")
     parser.add_argument("--rounds", type=int, default=4,
@@ -239,11 +236,7 @@ class Bench:
         self.database.create()
         stack.callback(self.database.drop)
         stack.callback(self.delete_redis_keys)
-        for command in (["db", "upgrade"], ["seed-demo"]):
-            done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *command],
-                                  cwd=ROOT, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"flask {' '.join(command)} failed:\n{done.stderr}")
+        build_and_seed(env)
         for server, ready_path in ((self.app, "/healthz"), (self.bare, "/")):
             stack.callback(server.stop)
             server.start(env, ready_path)
@@ -251,21 +244,10 @@ class Bench:
                                             SIGN_SLUG)
 
     def app_env(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("CAMPAIGN_", "FLASK_"))}
-        env.update({
-            "CAMPAIGN_ENV": "development",
-            "DATABASE_URL": psycopg_sqlalchemy_url(self.database.url),
-            "REDIS_URL": self.args.redis_url,
-            "CELERY_QUEUE": self.queue,
-            # The app derives its limiter key prefix from CELERY_QUEUE; this says the same.
-            "RATELIMIT_KEY_PREFIX": self.queue,
-            "SECRET_KEY": random_token(40),
-            "SIGN_RATE_LIMIT": SIGN_RATE_LIMIT,
-            "BASE_URL": f"http://127.0.0.1:{self.app.port}",
-            "INSTANCE_PATH": str(self.work_dir / "instance"),
-        })
-        return env
+        return app_env(self.database.url, self.args.redis_url, self.queue,
+                       SECRET_KEY=random_token(40), SIGN_RATE_LIMIT=SIGN_RATE_LIMIT,
+                       BASE_URL=f"http://127.0.0.1:{self.app.port}",
+                       INSTANCE_PATH=str(self.work_dir / "instance"))
 
     def delete_redis_keys(self) -> None:
         # The run id is random, so this pattern matches the run's own keys only: its
