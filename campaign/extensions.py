@@ -129,8 +129,9 @@ def request_drain(task: Task) -> None:
 
     Called after the commit that made rows due. At most one run waits in the queue: a
     flag in Redis is set when a run is queued and cleared when the run starts, so a busy
-    page costs a Redis SET per ask (web requests ask through request_drain_soon, a few
-    times a second per process), not a Celery message, and workers take rows in batches. The rows are the record of what is due; if Redis is down they wait for the
+    page costs a Redis SET per ask (web requests ask through request_drain_soon, at most
+    20 times a second per process), not a Celery message, and workers take rows in
+    batches. The rows are the record of what is due; if Redis is down they wait for the
     task's periodic sweep.
     """
     from flask import current_app
@@ -163,8 +164,8 @@ def request_drain_soon(task: Task) -> None:
     process's DrainAsker, once for every request of that time.
 
     The ask still comes after the request's commit, which is all the drain protocol
-    needs; the request saves its Redis round trip (a tenth of a signature's CPU,
-    profiled). A process killed in between leaves its rows to the periodic sweep, as a
+    needs; the request saves its Redis round trip (7 % of a signature's instructions,
+    bench/instructions.py). A process killed in between leaves its rows to the periodic sweep, as a
     lost run message would.
     """
     from flask import current_app

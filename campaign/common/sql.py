@@ -1,4 +1,5 @@
-"""SQL that differs between the two backends we run on."""
+"""SQL that differs between the two backends we run on, and the hottest statement's way
+past the ORM."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ def upsert_insert(dialect_name: str):
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
-
 # The hottest write, a signature, is one PostgreSQL statement. Run through SQLAlchemy's
 # session it also paid for the statement cache lookup, parameter processing, result
 # wrapping and the session's BEGIN and COMMIT round trips: more CPU than the statement
 # itself (profiled). These run it on psycopg's own connection instead. The statement
 # must be plain text with untyped `:name` parameters, which psycopg takes as they are.
+
 
 @lru_cache(maxsize=16)
 def _driver_sql(statement: TextClause, dialect: Dialect) -> str:
