@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# The demo page the benchmarks sign and view (`flask seed-demo` makes it).
+SIGN_SLUG = "stop-forced-repatriation"
+SIGN_PATH = f"/a/{SIGN_SLUG}"
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,3 +109,22 @@ def build_and_seed(env: dict[str, str]) -> None:
                               cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"flask {' '.join(command)} failed:\n{done.stderr}")
+
+
+def sign_form(token: str, email: str) -> str:
+    """A signature's url-encoded body: every field the page's form sends, in its order;
+    the blanks are what a browser sends for the honeypot and the empty hidden fields."""
+    return urlencode({
+        "first_name": "Bench", "last_name": "Signer", "email": email,
+        "postal_code": "10001", "country": "US", "website": "", "csrf_token": token,
+        "source": "", "utm_source": "", "utm_medium": "", "utm_campaign": "",
+        "utm_term": "", "utm_content": "", "referrer": "",
+    })
+
+
+def delete_redis_keys(client, run_prefix: str) -> None:
+    """Deletes the keys whose names hold `run_prefix`: a run's random prefix matches its
+    own queue, kombu's bindings for it and the limiter's counters, nothing else."""
+    keys = list(client.scan_iter(match=f"*{run_prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)

@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import gc
 import itertools
-import re
 import secrets
 import sys
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
-from urllib.parse import urlencode
 
+from _common import CSRF_PATTERN, ROOT, SIGN_PATH, sign_form
 from werkzeug.test import EnvironBuilder
 
-ROOT = Path(__file__).resolve().parent.parent
-SIGN_PATH = "/a/stop-forced-repatriation"
-CSRF_PATTERN = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
 WARMUP = 50
 
 
@@ -49,17 +44,11 @@ def sign_environs(app: Callable, count: int) -> list[dict]:
     """Sign POSTs with a unique email each, as a browser sends the page's form."""
     _, headers, body = call(app, get(SIGN_PATH))
     cookie = next(value for name, value in headers if name == "Set-Cookie").split(";")[0]
-    token = CSRF_PATTERN.search(body).group(1).decode()
+    token = CSRF_PATTERN.search(body.decode()).group(1)
     run = secrets.token_hex(4)
     environs = []
     for number in range(count):
-        form = urlencode({
-            "first_name": "Bench", "last_name": "Signer",
-            "email": f"instructions-{run}-{number}@example.org", "postal_code": "10001",
-            "country": "US", "website": "", "csrf_token": token, "source": "",
-            "utm_source": "", "utm_medium": "", "utm_campaign": "", "utm_term": "",
-            "utm_content": "", "referrer": "",
-        })
+        form = sign_form(token, f"instructions-{run}-{number}@example.org")
         environs.append(EnvironBuilder(
             path=SIGN_PATH, method="POST", data=form.encode(),
             content_type="application/x-www-form-urlencoded",
@@ -70,7 +59,6 @@ def sign_environs(app: Callable, count: int) -> list[dict]:
 def scenario(name: str, count: int) -> tuple[Callable, list[dict], str]:
     """The app, `count` requests (warm-up first) and the status each must get."""
     if name == "bare":
-        sys.path.insert(0, str(ROOT / "bench"))
         from bare_app import app
 
         return app, [get("/") for _ in range(count)], "200"

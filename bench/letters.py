@@ -66,7 +66,13 @@ from pathlib import Path
 
 import flask_migrate
 import redis
-from _common import ThrowawayDatabase, add_server_arguments, free_port, psycopg_sqlalchemy_url
+from _common import (
+    ThrowawayDatabase,
+    add_server_arguments,
+    delete_redis_keys,
+    free_port,
+    psycopg_sqlalchemy_url,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -676,11 +682,7 @@ class Bench:
         return env
 
     def delete_redis_keys(self) -> None:
-        # The run id is random: the pattern matches this run's queue and kombu's binding
-        # for it, nothing else.
-        keys = list(self.broker.scan_iter(match=f"*{self.queue}*", count=1000))
-        if keys:
-            self.broker.delete(*keys)
+        delete_redis_keys(self.broker, self.queue)
 
     def start_workers(self, pool: Pool) -> Workers:
         """Started while nothing is due: the run the readiness check queues finds nothing."""

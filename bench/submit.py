@@ -51,18 +51,25 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import redis
-from _common import ThrowawayDatabase, add_server_arguments, app_env, build_and_seed, free_port
+from _common import (
+    CSRF_PATTERN,
+    SIGN_PATH,
+    SIGN_SLUG,
+    ThrowawayDatabase,
+    add_server_arguments,
+    app_env,
+    build_and_seed,
+    delete_redis_keys,
+    free_port,
+    sign_form,
+)
 from _loadgen import CpuMeter, CpuShare, LoadResult, Request, child_pids, get, post_form, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-SIGN_SLUG = "stop-forced-repatriation"
-SIGN_PATH = f"/a/{SIGN_SLUG}"
 SIGN_RATE_LIMIT = "100000000/minute"
-CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 FORM_COOKIE = re.compile(r"(?:^|,\s*)campaign_form=([^;]+)")
 
 SIGN_GOAL_RATE, SIGN_GOAL_P99_MS, SIGN_STRETCH_RATE = 330, 100.0, 1000
@@ -187,14 +194,8 @@ def fetch_csrf_pairs(port: int, count: int) -> list[tuple[str, str]]:
 def sign_requests(port: int, pairs: list[tuple[str, str]], run_id: str) -> list[Request]:
     requests = []
     for cookie, token in pairs:
-        # Every field the page's form sends, in its order; the blanks are what a browser
-        # sends for the empty hidden and honeypot fields.
-        form = urlencode({
-            "csrf_token": token, "first_name": "Bench", "last_name": "Signer",
-            "email": f"bench-{run_id}-NUMBER@example.org", "postal_code": "10001",
-            "country": "US", "website": "", "source": "", "utm_source": "", "utm_medium": "",
-            "utm_campaign": "", "utm_term": "", "utm_content": "", "referrer": "",
-        }).replace("NUMBER", "{n}")
+        # {n} becomes each request's own number (bench/loadgen.mjs).
+        form = sign_form(token, f"bench-{run_id}-NUMBER@example.org").replace("NUMBER", "{n}")
         requests.append(post_form(SIGN_PATH, port, form, {"Cookie": f"campaign_form={cookie}"}))
     return requests
 
@@ -250,11 +251,7 @@ class Bench:
                        INSTANCE_PATH=str(self.work_dir / "instance"))
 
     def delete_redis_keys(self) -> None:
-        # The run id is random, so this pattern matches the run's own keys only: its
-        # queue, kombu's bindings for it and the limiter's counters.
-        keys = list(self.redis.scan_iter(match=f"*{self.queue}*", count=1000))
-        if keys:
-            self.redis.delete(*keys)
+        delete_redis_keys(self.redis, self.queue)
 
     def queued_tasks(self) -> int:
         return self.redis.llen(self.queue)
