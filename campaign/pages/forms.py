@@ -52,20 +52,18 @@ TRACKING_FIELDS = ("source", *(f"utm_{key}" for key in UTM_KEYS), "referrer")
 HIDDEN_FIELDS = ("csrf_token", *TRACKING_FIELDS)
 
 
-def tracking_values(source: str | None, utm: Mapping[str, str | None],
-                    referrer: str | None) -> dict[str, str]:
-    """The tracking fields, cleaned: shortened or emptied, never a reason to refuse."""
-    values = {f"utm_{key}": clip(utm.get(key), 255) for key in UTM_KEYS}
-    values["source"] = clean_source(source)
-    values["referrer"] = referrer_origin(referrer)
-    return values
+def tracking_values(values: Mapping[str, str], referrer: str | None) -> dict[str, str]:
+    """The tracking fields from `values` (a page's query string, a posted form), cleaned:
+    shortened or emptied, never a reason to refuse."""
+    tracking = {f"utm_{key}": clip(values.get(f"utm_{key}"), 255) for key in UTM_KEYS}
+    tracking["source"] = clean_source(values.get("source"))
+    tracking["referrer"] = referrer_origin(referrer)
+    return tracking
 
 
 def posted_tracking() -> dict[str, str]:
     """The tracking fields of the posted form, cleaned."""
-    form = request.form
-    return tracking_values(form.get("source"), {key: form.get(f"utm_{key}") for key in UTM_KEYS},
-                           form.get("referrer"))
+    return tracking_values(request.form, request.form.get("referrer"))
 
 
 def posted_hidden_values() -> dict[str, str]:

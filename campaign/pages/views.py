@@ -111,9 +111,7 @@ def _escaped_tracking_values() -> dict[str, str]:
     signature keeps it."""
     if not request.query_string and not request.referrer:  # most visits: nothing to keep
         return dict(NO_TRACKING)
-    values = tracking_values(request.args.get("source"),
-                             {key: request.args.get(f"utm_{key}") for key in UTM_KEYS},
-                             request.referrer)
+    values = tracking_values(request.args, request.referrer)
     return {name: str(escape(value)) for name, value in values.items()}
 
 
