@@ -9,9 +9,11 @@ from campaign.extensions import db
 
 
 def register_cli(app: Flask) -> None:
+    from campaign.auth.cli import ask_for_password, staff_cli
     from campaign.letters.cli import letters_cli
 
     app.cli.add_command(letters_cli)
+    app.cli.add_command(staff_cli)
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Create the demo campaign and its pages (safe to run again)."""
@@ -30,13 +32,9 @@ def register_cli(app: Flask) -> None:
     def create_staff_command(email: str, name: str) -> None:
         """Create a staff account. The password is asked for twice, or read from the
         STAFF_PASSWORD environment variable for scripts."""
-        import os
+        from campaign.auth.services import StaffError, create_staff_user
 
-        from campaign.auth.services import MIN_PASSWORD_LENGTH, StaffError, create_staff_user
-
-        password = os.environ.get("STAFF_PASSWORD") or click.prompt(
-            f"Password (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,
-            confirmation_prompt=True)
+        password = ask_for_password()
         try:
             user = create_staff_user(email, name=name, password=password)
         except StaffError as error:

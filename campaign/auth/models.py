@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, String
+from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.common.types import UTCDateTime, utcnow
@@ -26,8 +26,14 @@ class StaffUser(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     # Overrides UserMixin's property: Flask-Login refuses to sign in an inactive account.
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of the id a sign-in session carries: raising it signs out every session of the
+    # account (a new password, a deactivation), since the cookie alone would outlive both.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.id} {self.email!r}>"

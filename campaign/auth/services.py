@@ -1,4 +1,4 @@
-"""Staff accounts: creating them and checking a sign-in."""
+"""Staff accounts: creating them, checking a sign-in, new passwords and deactivation."""
 
 from __future__ import annotations
 
@@ -44,11 +44,54 @@ def create_staff_user(email: str, *, name: str, password: str) -> StaffUser:
     check_password(password)
     if find_staff_user(email) is not None:
         raise StaffError(f"There is already a staff account for {email}.")
-    user = StaffUser(email=email, name=name, is_active=True,
-                     password_hash=generate_password_hash(password, method=PASSWORD_METHOD))
+    user = StaffUser(email=email, name=name, is_active=True, session_epoch=0,
+                     password_hash=_hash(password))
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def staff_user_or_error(email: str) -> StaffUser:
+    user = find_staff_user(email)
+    if user is None:
+        raise StaffError(f"There is no staff account for {normalise_email(email)}.")
+    return user
+
+
+def list_staff_users() -> list[StaffUser]:
+    return list(db.session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
+def set_password(user: StaffUser, password: str) -> None:
+    """Gives the account a new password and signs out all its sessions. Flushes; the
+    caller commits."""
+    user.password_hash = _hash(check_password(password))
+    user.session_epoch += 1
+    db.session.flush()
+
+
+def change_own_password(user: StaffUser, current_password: str, new_password: str) -> None:
+    """A signed-in staff member's own change: the current password must be right."""
+    if (len(current_password) > MAX_PASSWORD_LENGTH
+            or not check_password_hash(user.password_hash, current_password)):
+        raise StaffError("Your current password is not right.")
+    if new_password == current_password:
+        raise StaffError("The new password must differ from the current one.")
+    set_password(user, new_password)
+
+
+def set_active(user: StaffUser, active: bool) -> None:
+    """Deactivating signs the account out everywhere at once and refuses its sign-ins;
+    its history (who did what) stays. Flushes; the caller commits."""
+    if user.is_active == active:
+        return
+    user.is_active = active
+    user.session_epoch += 1
+    db.session.flush()
 
 
 def find_staff_user(email: str) -> StaffUser | None:
@@ -56,18 +99,24 @@ def find_staff_user(email: str) -> StaffUser | None:
         select(StaffUser).where(StaffUser.email == normalise_email(email))).one_or_none()
 
 
-def load_staff_user(user_id: str) -> StaffUser | None:
-    """Flask-Login's user loader: a deactivated account is signed out on its next request."""
+def load_staff_user(session_id: str) -> StaffUser | None:
+    """Flask-Login's user loader. The session carries "id:epoch" (`StaffUser.get_id`): a
+    deactivated account, or a session from before the account's last new password, is
+    signed out on its next request."""
+    user_id, _, epoch = str(session_id).partition(":")
     try:
         user = db.session.get(StaffUser, int(user_id))
+        epoch_number = int(epoch)
     except (TypeError, ValueError):
         return None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or user.session_epoch != epoch_number:
+        return None
+    return user
 
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return generate_password_hash("not anyone's password", method=PASSWORD_METHOD)
+    return _hash("not anyone's password")
 
 
 def authenticate(email: str, password: str) -> StaffUser | None:

@@ -1,4 +1,4 @@
-"""Staff sign-in and sign-out."""
+"""Staff sign-in, sign-out, and a staff member's own password."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from campaign.auth import services
-from campaign.auth.forms import LoginForm
+from campaign.auth.forms import ChangePasswordForm, LoginForm
 from campaign.extensions import db, limiter
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
@@ -77,3 +77,25 @@ def logout():
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for(".login"), 303)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+@limiter.limit(login_limit, methods=["POST"], deduct_when=_only_failures)
+def account():
+    """A staff member's own password. A new one signs out their other sessions (a
+    forgotten laptop, a session someone else took) and keeps this one."""
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return render_template("auth/account.html", form=form), 400 if form.errors else 200
+    user = current_user._get_current_object()
+    try:
+        services.change_own_password(user, form.current_password.data, form.new_password.data)
+    except services.StaffError as error:
+        db.session.rollback()
+        return render_template("auth/account.html", form=form, failed=str(error)), 400
+    db.session.commit()
+    session.clear()
+    login_user(user)  # this session, under the account's new epoch
+    flash("Your password is changed, and your other sessions are signed out.", "info")
+    return redirect(url_for(".account"), 303)

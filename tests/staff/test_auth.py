@@ -23,6 +23,8 @@ STAFF_ROUTES = [
     ("GET", "/staff/batches/1.csv"),
     ("GET", "/staff/batches/1/print"),
     ("POST", "/staff/batches/1/delivered"),
+    ("GET", "/staff/account"),
+    ("POST", "/staff/account"),
 ]
 
 
@@ -123,7 +125,8 @@ def test_every_staff_page_sends_the_signed_out_to_sign_in(client, method, url):
 
 def test_the_signed_out_list_covers_every_staff_route(app):
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
-              if rule.endpoint.startswith("staff.") for method in rule.methods
+              if rule.endpoint.startswith("staff.") or rule.endpoint == "auth.account"
+              for method in rule.methods
               if method in ("GET", "POST")}
     tested = {(method, re.sub(r"any-page", "<slug>", re.sub(r"/1(?=[./]|$)", "/<int:batch_id>",
                                                                  url)))

@@ -1,0 +1,81 @@
+"""`flask --app wsgi staff ...`: an operator's commands for staff accounts.
+
+`create-staff` (campaign/cli.py) makes an account; these look after it afterwards: when
+someone leaves, their account is deactivated and every session it has ends at once.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask.cli import AppGroup
+
+from campaign.extensions import db
+
+staff_cli = AppGroup("staff", help="Staff accounts: list, new password, deactivate.")
+
+
+def ask_for_password() -> str:
+    """STAFF_PASSWORD for scripts, else asked twice without echo."""
+    from campaign.auth.services import MIN_PASSWORD_LENGTH
+
+    return os.environ.get("STAFF_PASSWORD") or click.prompt(
+        f"Password (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,
+        confirmation_prompt=True)
+
+
+def _change(email: str, change, done: str) -> None:
+    from campaign.auth.services import StaffError, staff_user_or_error
+
+    try:
+        user = staff_user_or_error(email)
+        change(user)
+    except StaffError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(done.format(email=user.email))
+
+
+@staff_cli.command("list")
+def list_command() -> None:
+    """Every staff account: email, name, active or not, last sign-in."""
+    from campaign.auth.services import list_staff_users
+
+    for user in list_staff_users():
+        state = "active" if user.is_active else "deactivated"
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at \
+            else "never signed in"
+        click.echo(f"{user.email}\t{user.name}\t{state}\t{last}")
+
+
+@staff_cli.command("set-password")
+@click.argument("email")
+def set_password_command(email: str) -> None:
+    """Give an account a new password (asked twice, or STAFF_PASSWORD) and sign out all
+    its sessions."""
+    from campaign.auth.services import set_password
+
+    password = ask_for_password()
+    _change(email, lambda user: set_password(user, password),
+            "New password set for {email}; its other sessions are signed out.")
+
+
+@staff_cli.command("deactivate")
+@click.argument("email")
+def deactivate_command(email: str) -> None:
+    """Refuse an account's sign-ins and sign out its sessions now."""
+    from campaign.auth.services import set_active
+
+    _change(email, lambda user: set_active(user, False),
+            "{email} is deactivated and signed out everywhere.")
+
+
+@staff_cli.command("activate")
+@click.argument("email")
+def activate_command(email: str) -> None:
+    """Let a deactivated account sign in again (with its password as it was)."""
+    from campaign.auth.services import set_active
+
+    _change(email, lambda user: set_active(user, True), "{email} can sign in again.")
