@@ -54,15 +54,28 @@ def _signature_count(page: PageView) -> int:
 
 
 def render_page(page: PageView, form: SignForm, status: int = 200,
-                letter: LetterSettings | None = None, hidden: dict[str, str] | None = None):
+                letter: LetterSettings | None = None, hidden: dict[str, str] | None = None,
+                preview: bool = False):
     """The page with its form; a letter page's settings are looked up unless given, and
-    the form's hidden fields are as posted unless given."""
+    the form's hidden fields are as posted unless given. `preview` marks it as staff's
+    look at it, for a page supporters may not see yet."""
     if letter is None and page.kind == PageKind.LETTER.value:
         letter = letter_services.get_settings(page.id)
     if hidden is None:
         hidden = posted_hidden_values()
     return render_template("pages/show.html", page=page, form=form, letter=letter,
-                           hidden=hidden, signatures=_signature_count(page)), status
+                           hidden=hidden, signatures=_signature_count(page),
+                           preview=preview), status
+
+
+def blank_form(page: PageView) -> tuple[SignForm, LetterSettings | None]:
+    """The page's form as a first visit shows it, with a letter page's settings."""
+    form = (LetterForm if page.kind == PageKind.LETTER.value else SignForm)(formdata=None)
+    settings = None
+    if isinstance(form, LetterForm):
+        settings = letter_services.get_settings(page.id)
+        form.body.data = settings.body_template if settings else ""
+    return form, settings
 
 
 def count_view(counter, page_id: int, source: str) -> None:
@@ -96,11 +109,7 @@ def _slot(name: str) -> str:
 
 def _blank_page_pieces(page: PageView) -> list[str]:
     """The page as [text, slot name, text, slot name, ..., text]."""
-    form = (LetterForm if page.kind == PageKind.LETTER.value else SignForm)(formdata=None)
-    settings = None
-    if isinstance(form, LetterForm):
-        settings = letter_services.get_settings(page.id)
-        form.body.data = settings.body_template if settings else ""
+    form, settings = blank_form(page)
     html, _ = render_page(page, form, letter=settings,
                           hidden={name: _slot(name) for name in HIDDEN_FIELDS})
     return _SLOT_PATTERN.split(html)

@@ -1,4 +1,4 @@
-"""What the staff pages read: pages with their counts, and target lists.
+"""What the staff pages read: pages with their counts, campaigns, and target lists.
 
 Read-only queries across domains, kept here so the staff views need no new functions
 in the domains they look into.
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.letters.models import FallbackBatch
-from campaign.pages.models import ActionPage, PageKind
+from campaign.letters.models import FallbackBatch, LetterSettings
+from campaign.pages.models import ActionPage, Campaign, PageKind
 from campaign.supporters.models import Action
 from campaign.targets.models import TargetList, TargetListMember
 
@@ -41,6 +41,19 @@ def pages_with_signature_counts() -> list[PageRow]:
 def letter_page(slug: str) -> ActionPage | None:
     page = db.session.scalars(select(ActionPage).where(ActionPage.slug == slug)).one_or_none()
     return page if page is not None and page.kind == PageKind.LETTER.value else None
+
+
+def campaign_choices() -> list[tuple[int, str]]:
+    return [(c.id, c.name) for c in db.session.scalars(select(Campaign).order_by(Campaign.name))]
+
+
+def ready_to_go_live(page: ActionPage | None, kind: str) -> bool:
+    """A letter page may go live only once its letter is set; other kinds need nothing
+    from outside the pages domain."""
+    if kind != PageKind.LETTER.value:
+        return True
+    return page is not None and page.id is not None and \
+        db.session.get(LetterSettings, page.id) is not None
 
 
 @dataclass(frozen=True)

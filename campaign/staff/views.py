@@ -1,5 +1,5 @@
-"""Staff pages: every page at a glance, letter settings and reports, target lists and
-the fallback batches staff print or hand over."""
+"""Staff pages: every page at a glance, building and editing pages, letter settings and
+reports, target lists and the fallback batches staff print or hand over."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import login_required
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from campaign.extensions import csrf, db
@@ -27,7 +28,17 @@ from campaign.letters.delivery import mark_batch_delivered, open_batch_rows
 from campaign.letters.services import get_settings, letter_report, save_settings
 from campaign.security import CONTENT_SECURITY_POLICY
 from campaign.staff import services
-from campaign.staff.forms import LetterSettingsForm, MarkDeliveredForm, TargetListUploadForm
+from campaign.pages import services as page_services
+from campaign.pages.models import ActionPage, Campaign, PageStatus
+from campaign.pages.services import CardView, PageEdit, PageError
+from campaign.pages.views import NO_TRACKING, blank_form, render_page
+from campaign.staff.forms import (
+    EXTRA_CARD_ROWS,
+    LetterSettingsForm,
+    MarkDeliveredForm,
+    PageForm,
+    TargetListUploadForm,
+)
 from campaign.targets.services import create_target_list, parse_target_csv
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -49,6 +60,92 @@ def no_store(response: Response) -> Response:
 @login_required
 def index():
     return render_template("staff/index.html", rows=services.pages_with_signature_counts())
+
+
+def _page_form(page: ActionPage | None) -> PageForm:
+    if request.method == "POST":
+        form = PageForm()
+    elif page is None:
+        form = PageForm(data={"kind": "petition", "status": PageStatus.DRAFT.value,
+                              "goal": 1000, "cards": []})
+    else:
+        form = PageForm(data={
+            "campaign_id": page.campaign_id, "title": page.title, "slug": page.slug,
+            "kind": page.kind, "status": page.status, "summary": page.summary,
+            "body_markdown": page.body_markdown, "goal": page.goal,
+            "closed_message": page.closed_message,
+            "cards": [{"claim": c.claim, "source_title": c.source_title,
+                       "source_url": c.source_url} for c in page.evidence_cards]})
+    if request.method != "POST":
+        for _ in range(EXTRA_CARD_ROWS):
+            form.cards.append_entry()
+    form.set_campaigns(services.campaign_choices())
+    return form
+
+
+def _page_edit(form: PageForm) -> PageEdit:
+    return PageEdit(
+        title=form.title.data, slug=form.slug.data or page_services.slug_from(form.title.data),
+        kind=form.kind.data, status=form.status.data, summary=form.summary.data or "",
+        body_markdown=form.body_markdown.data or "", goal=form.goal.data,
+        closed_message=form.closed_message.data or "",
+        cards=tuple(CardView(card.claim.data, card.source_title.data, card.source_url.data)
+                    for card in form.kept_cards()))
+
+
+def _save_page_form(page: ActionPage | None):
+    """The create and edit forms' shared GET and POST: a page saved, or the form again
+    with what is wrong (400), nothing written."""
+    form = _page_form(page)
+    error = None
+    if form.validate_on_submit():
+        edit = _page_edit(form)
+        try:
+            campaign = (page_services.campaign_named(form.new_campaign.data)
+                        if form.new_campaign.data
+                        else db.session.get(Campaign, form.campaign_id.data))
+            saved = page_services.save_page(
+                page, campaign, edit, ready_to_go_live=services.ready_to_go_live(page, edit.kind))
+            db.session.commit()
+        except PageError as exc:
+            db.session.rollback()
+            error = str(exc)
+        except IntegrityError:  # another staff member took the address a moment ago
+            db.session.rollback()
+            error = f"Another page already has the address /a/{edit.slug}."
+        else:
+            flash(f"Page saved ({saved.status}). A live page shows changes within a few "
+                  "seconds.", "ok")
+            return redirect(url_for(".edit_page", slug=saved.slug), 303)
+    status = 400 if (error or form.errors) else 200
+    return render_template("staff/page_form.html", form=form, page=page, error=error), status
+
+
+@bp.route("/pages/new", methods=["GET", "POST"])
+@login_required
+def new_page():
+    return _save_page_form(None)
+
+
+@bp.route("/pages/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit_page(slug: str):
+    page = page_services.editable_page(slug)
+    if page is None:
+        abort(404)
+    return _save_page_form(page)
+
+
+@bp.get("/pages/<slug>/preview")
+@login_required
+def preview_page(slug: str):
+    """The page as supporters will see it, drafts included; its form is not for use."""
+    page = page_services.load_page_view(slug)
+    if page is None:
+        abort(404)
+    form, settings = blank_form(page)
+    return render_page(page, form, letter=settings, preview=True,
+                       hidden={**NO_TRACKING, "csrf_token": ""})
 
 
 @bp.route("/pages/<slug>/letters", methods=["GET", "POST"])

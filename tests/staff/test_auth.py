@@ -23,6 +23,11 @@ STAFF_ROUTES = [
     ("GET", "/staff/batches/1.csv"),
     ("GET", "/staff/batches/1/print"),
     ("POST", "/staff/batches/1/delivered"),
+    ("GET", "/staff/pages/new"),
+    ("POST", "/staff/pages/new"),
+    ("GET", "/staff/pages/any-page/edit"),
+    ("POST", "/staff/pages/any-page/edit"),
+    ("GET", "/staff/pages/any-page/preview"),
     ("GET", "/staff/account"),
     ("POST", "/staff/account"),
 ]
