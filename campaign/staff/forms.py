@@ -98,13 +98,16 @@ STATUS_CHOICES = [
 
 
 class EvidenceCardForm(Form):
-    """One row of the cards table. A row left blank is no card; `remove` drops one."""
+    """One row of the cards table. A row left blank is no card; `remove` drops one, and
+    the order numbers rearrange them."""
 
     claim = TextAreaField("Claim", filters=[strip], validators=[Optional(), Length(max=2000)])
     source_title = StringField("Source", filters=[strip],
                                validators=[Optional(), Length(max=300), no_control_characters])
     source_url = StringField("Source link", filters=[strip],
                              validators=[Optional(), Length(max=1000), no_control_characters])
+    order = IntegerField("Order", validators=[
+        Optional(), NumberRange(min=1, max=999, message="The order is a number from 1 to 999.")])
     remove = BooleanField("Remove")
 
     @property
@@ -171,4 +174,9 @@ class PageForm(FlaskForm):
         return valid
 
     def kept_cards(self) -> list[EvidenceCardForm]:
-        return [row.form for row in self.cards if not (row.form.remove.data or row.form.is_blank)]
+        """The cards to save, by their order numbers; rows without one keep their place
+        after those with one."""
+        kept = [(i, row.form) for i, row in enumerate(self.cards)
+                if not (row.form.remove.data or row.form.is_blank)]
+        kept.sort(key=lambda item: (item[1].order.data or 1000 + item[0], item[0]))
+        return [card for _, card in kept]

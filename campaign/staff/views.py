@@ -75,7 +75,8 @@ def _page_form(page: ActionPage | None) -> PageForm:
             "body_markdown": page.body_markdown, "goal": page.goal,
             "closed_message": page.closed_message,
             "cards": [{"claim": c.claim, "source_title": c.source_title,
-                       "source_url": c.source_url} for c in page.evidence_cards]})
+                       "source_url": c.source_url, "order": n}
+                      for n, c in enumerate(page.evidence_cards, start=1)]})
     if request.method != "POST":
         for _ in range(EXTRA_CARD_ROWS):
             form.cards.append_entry()

@@ -73,6 +73,7 @@ def test_the_edit_form_shows_the_page_and_room_for_more_cards(staff_client, crea
     assert form.status_code == 200
     html = form.get_data(as_text=True)
     assert 'name="cards-0-claim"' in html and "A claim" in html
+    assert 'name="cards-0-order" type="number" value="1"' in html
     assert 'name="cards-3-claim"' in html  # three blank rows after the card
     assert 'name="cards-4-claim"' not in html
     assert 'href="/staff/pages/edit-me/edit"' in staff_client.get("/staff/").get_data(
@@ -96,6 +97,13 @@ def test_cards_are_replaced_in_the_order_given_and_removed_on_request(staff_clie
     assert post(staff_client, "/staff/pages/cards-page/edit", form).status_code == 303
     assert query("SELECT position, claim FROM evidence_cards ORDER BY position") == [
         (0, "Second"), (1, "Third")]
+
+    # Order numbers rearrange them; a card without one comes after those with one.
+    form = {**form, "cards-0-remove": "", "cards-0-order": "", "cards-1-order": "2",
+            "cards-2-order": "1"}
+    assert post(staff_client, "/staff/pages/cards-page/edit", form).status_code == 303
+    assert query("SELECT position, claim FROM evidence_cards ORDER BY position") == [
+        (0, "Third"), (1, "Second"), (2, "First")]
 
 
 def test_markdown_is_sanitised(staff_client, query):
@@ -124,6 +132,7 @@ def test_markdown_is_sanitised(staff_client, query):
     ({"summary": "s" * 501}, "Field cannot be longer than 500 characters."),
     ({"kind": "donation", "status": "live"}, "Donation pages cannot go live yet"),
     ({"kind": "letter", "status": "live"}, "Set the letter's text and targets"),
+    ({"cards-0-order": "0"}, "The order is a number from 1 to 999."),
     ({"cards-0-claim": "A claim without a source"},
      "this one has no source and no source link"),
     ({"cards-0-claim": "c", "cards-0-source_title": "t",
