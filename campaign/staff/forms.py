@@ -22,8 +22,8 @@ from wtforms.validators import (
 )
 
 from campaign.letters.models import OverCap
-from campaign.pages.models import PageKind, PageStatus
 from campaign.pages.forms import no_control_characters, strip
+from campaign.pages.models import PageKind, PageStatus
 
 MAX_HOURLY_CAP = 100_000  # far above any office's inbox, well inside an integer column
 

@@ -26,12 +26,12 @@ from campaign.letters.batches import batch_csv, batch_printable_html
 from campaign.letters.compose import LetterError
 from campaign.letters.delivery import mark_batch_delivered, open_batch_rows
 from campaign.letters.services import get_settings, letter_report, save_settings
-from campaign.security import CONTENT_SECURITY_POLICY
-from campaign.staff import services
 from campaign.pages import services as page_services
 from campaign.pages.models import ActionPage, Campaign, PageStatus
 from campaign.pages.services import CardView, PageEdit, PageError
 from campaign.pages.views import NO_TRACKING, blank_form, render_page
+from campaign.security import CONTENT_SECURITY_POLICY
+from campaign.staff import services
 from campaign.staff.forms import (
     EXTRA_CARD_ROWS,
     LetterSettingsForm,
