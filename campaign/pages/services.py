@@ -225,4 +225,3 @@ def save_page(page: ActionPage | None, campaign: Campaign, edit: PageEdit, *,
         for i, card in enumerate(edit.cards)]
     db.session.flush()
     return page
-
