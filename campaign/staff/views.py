@@ -31,7 +31,7 @@ from campaign.pages.models import ActionPage, Campaign, PageStatus
 from campaign.pages.services import CardView, PageEdit, PageError
 from campaign.pages.views import NO_TRACKING, blank_form, render_page
 from campaign.security import CONTENT_SECURITY_POLICY
-from campaign.staff import services
+from campaign.staff import reports, services
 from campaign.staff.forms import (
     EXTRA_CARD_ROWS,
     LetterSettingsForm,
@@ -131,10 +131,7 @@ def new_page():
 @bp.route("/pages/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit_page(slug: str):
-    page = page_services.editable_page(slug)
-    if page is None:
-        abort(404)
-    return _save_page_form(page)
+    return _save_page_form(_page_or_404(slug))
 
 
 @bp.get("/pages/<slug>/preview")
@@ -147,6 +144,30 @@ def preview_page(slug: str):
     form, settings = blank_form(page)
     return render_page(page, form, letter=settings, preview=True,
                        hidden={**NO_TRACKING, "csrf_token": ""})
+
+
+def _page_or_404(slug: str) -> ActionPage:
+    page = page_services.editable_page(slug)
+    if page is None:
+        abort(404)
+    return page
+
+
+@bp.get("/pages/<slug>/report")
+@login_required
+def page_report(slug: str):
+    page = _page_or_404(slug)
+    return render_template("staff/page_report.html", page=page,
+                           report=reports.page_report(page))
+
+
+@bp.get("/pages/<slug>/report.csv")
+@login_required
+def page_report_csv(slug: str):
+    page = _page_or_404(slug)
+    return Response(reports.days_csv(reports.page_report(page)), mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{page.slug}-by-day.csv"'})
 
 
 @bp.route("/pages/<slug>/letters", methods=["GET", "POST"])

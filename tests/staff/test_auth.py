@@ -28,6 +28,8 @@ STAFF_ROUTES = [
     ("GET", "/staff/pages/any-page/edit"),
     ("POST", "/staff/pages/any-page/edit"),
     ("GET", "/staff/pages/any-page/preview"),
+    ("GET", "/staff/pages/any-page/report"),
+    ("GET", "/staff/pages/any-page/report.csv"),
     ("GET", "/staff/account"),
     ("POST", "/staff/account"),
 ]

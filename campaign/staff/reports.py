@@ -1,0 +1,128 @@
+"""A page's numbers for staff: views, signatures and opt-ins by day and by source.
+
+Everything here is a count. Page views were only ever stored as counts per page, day and
+source (campaign.pages.cache.ViewCounter), so nothing can tie a view to a person; the
+signature figures are grouped the same way, and no row names a supporter.
+Days are UTC days on both backends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Date, cast, func, select
+
+from campaign.extensions import db
+from campaign.pages.models import ActionPage, PageViewCount
+from campaign.supporters.models import Action, Consent
+from campaign.supporters.services import EMAIL_UPDATES
+
+TOP_ROWS = 50  # most source, UTM and referrer rows shown: the long tail is noise
+
+
+@dataclass(frozen=True)
+class DayRow:
+    day: date
+    views: int
+    signatures: int
+    opt_ins: int
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    source: str
+    views: int
+    signatures: int
+
+    @property
+    def conversion(self) -> float | None:
+        """Signatures per view, where there were views to convert."""
+        return self.signatures / self.views if self.views else None
+
+
+@dataclass(frozen=True)
+class PageReport:
+    views: int
+    signatures: int
+    opt_ins: int
+    days: list[DayRow]
+    sources: list[SourceRow]
+    campaigns: list[tuple[str, str, str, int]]  # utm source, medium, campaign; signatures
+    referrers: list[tuple[str, int]]
+
+    @property
+    def conversion(self) -> float | None:
+        return self.signatures / self.views if self.views else None
+
+    @property
+    def opt_in_share(self) -> float | None:
+        return self.opt_ins / self.signatures if self.signatures else None
+
+
+def utc_day(column):
+    """The UTC calendar day of a timestamp column, as SQL on either backend."""
+    if db.engine.dialect.name == "postgresql":
+        # date(timestamptz) would take the session's time zone, which is the server's.
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)  # SQLite stores UTC text
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def page_report(page: ActionPage) -> PageReport:
+    views_by_day = Counter()
+    views_by_source = Counter()
+    for day, source, views in db.session.execute(
+            select(PageViewCount.day, PageViewCount.source, PageViewCount.views)
+            .where(PageViewCount.action_page_id == page.id)):
+        views_by_day[_as_date(day)] += views
+        views_by_source[source] += views
+
+    signature_day = utc_day(Action.created_at)
+    signatures_by_day = {_as_date(day): n for day, n in db.session.execute(
+        select(signature_day, func.count()).where(Action.action_page_id == page.id)
+        .group_by(signature_day))}
+    consent_day = utc_day(Consent.granted_at)
+    opt_ins_by_day = {_as_date(day): n for day, n in db.session.execute(
+        select(consent_day, func.count())
+        .where(Consent.action_page_id == page.id, Consent.kind == EMAIL_UPDATES)
+        .group_by(consent_day))}
+    signatures_by_source = dict(db.session.execute(
+        select(Action.source, func.count()).where(Action.action_page_id == page.id)
+        .group_by(Action.source)).all())
+
+    days = [DayRow(day, views_by_day.get(day, 0), signatures_by_day.get(day, 0),
+                   opt_ins_by_day.get(day, 0))
+            for day in sorted(set(views_by_day) | set(signatures_by_day)
+                              | set(opt_ins_by_day), reverse=True)]
+    sources = sorted(
+        (SourceRow(source, views_by_source.get(source, 0), signatures_by_source.get(source, 0))
+         for source in set(views_by_source) | set(signatures_by_source)),
+        key=lambda row: (-row.signatures, -row.views, row.source))[:TOP_ROWS]
+    utm = (Action.utm_source, Action.utm_medium, Action.utm_campaign)
+    campaigns = [tuple(row) for row in db.session.execute(
+        select(*utm, func.count().label("n"))
+        .where(Action.action_page_id == page.id,
+               (Action.utm_source != "") | (Action.utm_medium != "")
+               | (Action.utm_campaign != ""))
+        .group_by(*utm).order_by(func.count().desc(), *utm).limit(TOP_ROWS))]
+    referrers = [tuple(row) for row in db.session.execute(
+        select(Action.referrer, func.count())
+        .where(Action.action_page_id == page.id, Action.referrer != "")
+        .group_by(Action.referrer).order_by(func.count().desc(), Action.referrer)
+        .limit(TOP_ROWS))]
+    return PageReport(
+        views=sum(views_by_day.values()), signatures=sum(signatures_by_day.values()),
+        opt_ins=sum(opt_ins_by_day.values()), days=days, sources=sources,
+        campaigns=campaigns, referrers=referrers)
+
+
+def days_csv(report: PageReport) -> str:
+    lines = ["day,views,signatures,opt_ins"]
+    lines += [f"{row.day.isoformat()},{row.views},{row.signatures},{row.opt_ins}"
+              for row in report.days]
+    return "\r\n".join(lines) + "\r\n"
