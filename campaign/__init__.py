@@ -91,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.letters.emails import build_letter_receipt
     from campaign.letters.views import bp as letters_bp
     from campaign.pages.views import bp as pages_bp
+    from campaign.staff.supporter_views import bp as staff_supporters_bp
     from campaign.staff.views import bp as staff_bp
 
     app.register_blueprint(pages_bp)
@@ -98,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(staff_supporters_bp)
     # After a letter page, the supporter's one email is a receipt listing their letters.
     app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}
 

@@ -174,3 +174,10 @@ class PageForm(FlaskForm):
                 if not (row.form.remove.data or row.form.is_blank)]
         kept.sort(key=lambda item: (item[1].order.data or 1000 + item[0], item[0]))
         return [card for _, card in kept]
+
+
+class EraseSupporterForm(FlaskForm):
+    confirm_email = StringField(
+        "Type the supporter's email to confirm", filters=[strip],
+        validators=[DataRequired("Please type the supporter's email to confirm."),
+                    Length(max=254)])

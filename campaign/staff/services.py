@@ -1,4 +1,5 @@
-"""What the staff pages read: pages with their counts, campaigns, and target lists.
+"""What the staff pages read: pages with their counts, campaigns, supporters, and target
+lists.
 
 Read-only queries across domains, kept here so the staff views need no new functions
 in the domains they look into.
@@ -10,10 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from campaign.common.text import normalise_email
 from campaign.extensions import db
-from campaign.letters.models import FallbackBatch, LetterSettings
+from campaign.letters.models import FallbackBatch, Letter, LetterSettings
 from campaign.pages.models import ActionPage, Campaign, PageKind
-from campaign.supporters.models import Action
+from campaign.supporters.models import Action, Consent, Supporter
 from campaign.targets.models import TargetList, TargetListMember
 
 
@@ -54,6 +56,62 @@ def ready_to_go_live(page: ActionPage | None, kind: str) -> bool:
         return True
     return page is not None and page.id is not None and \
         db.session.get(LetterSettings, page.id) is not None
+
+
+SUPPORTERS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class SupporterRow:
+    supporter: Supporter
+    actions: int
+
+
+def find_supporters(query: str, page_number: int = 1) -> tuple[list[SupporterRow], int]:
+    """Supporters matching `query` (an email, or its start, with an @; otherwise part of a
+    name or an exact postal code), newest first, a page at a time, with the total."""
+    query = query.strip()
+    where = []
+    if "@" in query:
+        where.append(Supporter.email.startswith(normalise_email(query), autoescape=True))
+    elif query:
+        where.append(func.lower(Supporter.first_name + " " + Supporter.last_name)
+                     .contains(query.lower(), autoescape=True)
+                     | (func.upper(Supporter.postal_code) == query.upper()))
+    total = db.session.scalar(select(func.count()).select_from(Supporter).where(*where))
+    # Counted per row shown (by the supporter_id index), not for every supporter.
+    actions = (select(func.count()).where(Action.supporter_id == Supporter.id)
+               .correlate(Supporter).scalar_subquery())
+    rows = db.session.execute(
+        select(Supporter, actions).where(*where)
+        .order_by(Supporter.created_at.desc(), Supporter.id.desc())
+        .limit(SUPPORTERS_PER_PAGE).offset((max(page_number, 1) - 1) * SUPPORTERS_PER_PAGE))
+    return [SupporterRow(supporter, n) for supporter, n in rows], total
+
+
+@dataclass(frozen=True)
+class SupporterDetail:
+    supporter: Supporter
+    actions: list[tuple[Action, ActionPage]]
+    consents: list[tuple[Consent, ActionPage | None]]
+    letters: list[Letter]
+
+
+def supporter_detail(supporter_id: int) -> SupporterDetail | None:
+    supporter = db.session.get(Supporter, supporter_id)
+    if supporter is None:
+        return None
+    actions = db.session.execute(
+        select(Action, ActionPage).join(ActionPage, Action.action_page_id == ActionPage.id)
+        .where(Action.supporter_id == supporter_id).order_by(Action.created_at.desc())).all()
+    consents = db.session.execute(
+        select(Consent, ActionPage).outerjoin(ActionPage, Consent.action_page_id == ActionPage.id)
+        .where(Consent.supporter_id == supporter_id).order_by(Consent.granted_at.desc())).all()
+    letters = db.session.scalars(
+        select(Letter).join(Action, Letter.action_id == Action.id)
+        .where(Action.supporter_id == supporter_id).order_by(Letter.id)).all()
+    return SupporterDetail(supporter, [tuple(row) for row in actions],
+                           [tuple(row) for row in consents], list(letters))
 
 
 @dataclass(frozen=True)

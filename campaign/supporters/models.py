@@ -26,6 +26,9 @@ class Supporter(db.Model):
     country: Mapped[str] = mapped_column(String(2), default="")
     town: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the supporter's personal data was erased at their request; the row stays
+    # so that the pages' counts do (campaign.supporters.erasure).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     actions: Mapped[list[Action]] = relationship(back_populates="supporter")
 

@@ -30,6 +30,9 @@ STAFF_ROUTES = [
     ("GET", "/staff/pages/any-page/preview"),
     ("GET", "/staff/pages/any-page/report"),
     ("GET", "/staff/pages/any-page/report.csv"),
+    ("GET", "/staff/supporters/"),
+    ("GET", "/staff/supporters/1"),
+    ("POST", "/staff/supporters/1/erase"),
     ("GET", "/staff/account"),
     ("POST", "/staff/account"),
 ]
@@ -132,11 +135,13 @@ def test_every_staff_page_sends_the_signed_out_to_sign_in(client, method, url):
 
 def test_the_signed_out_list_covers_every_staff_route(app):
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
-              if rule.endpoint.startswith("staff.") or rule.endpoint == "auth.account"
+              if rule.endpoint.startswith(("staff.", "staff_supporters."))
+              or rule.endpoint == "auth.account"
               for method in rule.methods
               if method in ("GET", "POST")}
-    tested = {(method, re.sub(r"any-page", "<slug>", re.sub(r"/1(?=[./]|$)", "/<int:batch_id>",
-                                                                 url)))
+    tested = {(method, re.sub(r"any-page", "<slug>", re.sub(
+                  r"/1(?=[./]|$)", "/<int:supporter_id>" if "supporters" in url
+                  else "/<int:batch_id>", url)))
               for method, url in STAFF_ROUTES}
     assert routes == tested
 
