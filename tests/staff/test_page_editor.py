@@ -221,3 +221,19 @@ def test_a_letter_page_goes_live_once_its_letter_is_set(app, staff_client, query
     assert query("SELECT status FROM action_pages") == [("live",)]
     app.extensions["page_caches"].clear()
     assert staff_client.get("/a/write-to-congress").status_code == 200
+
+
+def test_long_korean_page_copy_fits(staff_client, query):
+    phrase = "북한의강제노동은무기개발자금이됩니다"  # Hangul only: the most bytes a character
+    body = (phrase * 3000)[:50_000]  # the most characters the argument may hold
+    assert len(body) == 50_000
+    assert len(body.encode()) > 64 * 1024  # more than a public form may send
+    response = post(staff_client, "/staff/pages/new",
+                    page_form(title="강제노동", slug="forced-labour-ko", body_markdown=body))
+    assert response.status_code == 303, page_text(response)[:500]
+    [(stored,)] = query("SELECT body_markdown FROM action_pages")
+    assert stored == body
+    too_long = post(staff_client, "/staff/pages/new",
+                    page_form(title="Too long", body_markdown="x" * 50_001))
+    assert too_long.status_code == 400
+    assert "Field cannot be longer than 50000 characters." in page_text(too_long)
