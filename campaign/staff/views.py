@@ -47,7 +47,7 @@ MAX_UPLOAD_BYTES = 1024 * 1024
 # Room for the multipart framing, the list's name and the CSRF token around the file.
 UPLOAD_FORM_OVERHEAD = 16 * 1024
 STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.S)
-PAGE_FORM_MAX_BYTES = 1024 * 1024
+STAFF_COPY_MAX_BYTES = 1024 * 1024
 
 
 @bp.after_request
@@ -95,14 +95,19 @@ def _page_edit(form: PageForm) -> PageEdit:
                     for card in form.kept_cards()))
 
 
+def allow_long_copy() -> None:
+    """For staff forms that carry page or letter copy (views exempt from the CSRF check
+    before the request): Korean takes three bytes a character, nine URL-encoded, far
+    past the 64 KiB that a supporter's form may send."""
+    if request.method == "POST":
+        request.max_content_length = STAFF_COPY_MAX_BYTES
+        csrf.protect()  # here, not before the request: after the limit is raised
+
+
 def _save_page_form(page: ActionPage | None):
     """The create and edit forms' shared GET and POST: a page saved, or the form again
     with what is wrong (400), nothing written."""
-    if request.method == "POST":
-        # Page copy in Korean takes three bytes a character (nine, URL-encoded): far past
-        # the 64 KiB that a supporter's form may send, at the argument's 50,000.
-        request.max_content_length = PAGE_FORM_MAX_BYTES
-        csrf.protect()  # here, not before the request: after the limit is raised
+    allow_long_copy()
     form = _page_form(page)
     error = None
     if form.validate_on_submit():
@@ -129,14 +134,14 @@ def _save_page_form(page: ActionPage | None):
 
 
 @bp.route("/pages/new", methods=["GET", "POST"])
-@csrf.exempt  # checked in _save_page_form, once the larger limit applies
+@csrf.exempt  # checked by allow_long_copy
 @login_required
 def new_page():
     return _save_page_form(None)
 
 
 @bp.route("/pages/<slug>/edit", methods=["GET", "POST"])
-@csrf.exempt  # checked in _save_page_form, once the larger limit applies
+@csrf.exempt  # checked by allow_long_copy
 @login_required
 def edit_page(slug: str):
     return _save_page_form(_page_or_404(slug))
@@ -179,11 +184,13 @@ def page_report_csv(slug: str):
 
 
 @bp.route("/pages/<slug>/letters", methods=["GET", "POST"])
+@csrf.exempt  # checked by allow_long_copy
 @login_required
 def letters(slug: str):
     page = services.letter_page(slug)
     if page is None:
         abort(404)
+    allow_long_copy()
     settings = get_settings(page.id)
     form = LetterSettingsForm(obj=settings) if settings else LetterSettingsForm(
         is_editable=True, max_length=5000, target_hourly_cap=60, over_cap="wait")

@@ -152,3 +152,14 @@ def test_only_letter_pages_have_a_letters_view(staff_client, create_page):
     petition = create_page()
     assert staff_client.get(f"/staff/pages/{petition}/letters").status_code == 404
     assert staff_client.get("/staff/pages/no-such-page/letters").status_code == 404
+
+
+def test_a_long_korean_letter_fits_the_settings_form(staff_client, letter_page, query):
+    slug, _ = letter_page()
+    url = f"/staff/pages/{slug}/letters"
+    body = ("{first_name}님, 강제노동 제재를 집행해 주십시오. " * 1000)[:18_000]  # ~85 KB sent
+    data = good_settings(page_token(staff_client, url), list_id_of(query), body_template=body,
+                         max_length="20000")
+    response = staff_client.post(url, data=data)
+    assert response.status_code == 303, page_text(response)[:300]
+    assert query("SELECT body_template FROM letter_settings") == [(body,)]
