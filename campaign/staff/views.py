@@ -85,9 +85,12 @@ def _page_form(page: ActionPage | None) -> PageForm:
     return form
 
 
-def _page_edit(form: PageForm) -> PageEdit:
+def _page_edit(form: PageForm, page: ActionPage | None) -> PageEdit:
+    """What the form asks for. A blank address keeps a page's own, or is made from the
+    title for a new page."""
+    slug = form.slug.data or (page.slug if page else page_services.slug_from(form.title.data))
     return PageEdit(
-        title=form.title.data, slug=form.slug.data or page_services.slug_from(form.title.data),
+        title=form.title.data, slug=slug,
         kind=form.kind.data, status=form.status.data, summary=form.summary.data or "",
         body_markdown=form.body_markdown.data or "", goal=form.goal.data,
         closed_message=form.closed_message.data or "",
@@ -111,7 +114,7 @@ def _save_page_form(page: ActionPage | None):
     form = _page_form(page)
     error = None
     if form.validate_on_submit():
-        edit = _page_edit(form)
+        edit = _page_edit(form, page)
         try:
             campaign = (page_services.campaign_named(form.new_campaign.data)
                         if form.new_campaign.data
