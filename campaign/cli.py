@@ -32,6 +32,7 @@ def register_cli(app: Flask) -> None:
     def create_staff_command(email: str, name: str) -> None:
         """Create a staff account. The password is asked for twice, or read from the
         STAFF_PASSWORD environment variable for scripts."""
+        from campaign.auth.audit import record_staff_event
         from campaign.auth.services import StaffError, create_staff_user
 
         password = ask_for_password()
@@ -40,6 +41,7 @@ def register_cli(app: Flask) -> None:
         except StaffError as error:
             db.session.rollback()
             raise click.ClickException(str(error)) from error
+        record_staff_event("account.created", user.email)
         db.session.commit()
         click.echo(f"Created staff account {user.email} ({user.name}); sign in at /staff/login.")
 

@@ -25,7 +25,8 @@ def ask_for_password() -> str:
         confirmation_prompt=True)
 
 
-def _change(email: str, change, done: str) -> None:
+def _change(email: str, change, event: str, done: str) -> None:
+    from campaign.auth.audit import record_staff_event
     from campaign.auth.services import StaffError, staff_user_or_error
 
     try:
@@ -34,6 +35,7 @@ def _change(email: str, change, done: str) -> None:
     except StaffError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
+    record_staff_event(event, user.email)
     db.session.commit()
     click.echo(done.format(email=user.email))
 
@@ -58,7 +60,7 @@ def set_password_command(email: str) -> None:
     from campaign.auth.services import set_password
 
     password = ask_for_password()
-    _change(email, lambda user: set_password(user, password),
+    _change(email, lambda user: set_password(user, password), "account.password_set",
             "New password set for {email}; its other sessions are signed out.")
 
 
@@ -68,7 +70,7 @@ def deactivate_command(email: str) -> None:
     """Refuse an account's sign-ins and sign out its sessions now."""
     from campaign.auth.services import set_active
 
-    _change(email, lambda user: set_active(user, False),
+    _change(email, lambda user: set_active(user, False), "account.deactivated",
             "{email} is deactivated and signed out everywhere.")
 
 
@@ -78,4 +80,5 @@ def activate_command(email: str) -> None:
     """Let a deactivated account sign in again (with its password as it was)."""
     from campaign.auth.services import set_active
 
-    _change(email, lambda user: set_active(user, True), "{email} can sign in again.")
+    _change(email, lambda user: set_active(user, True), "account.activated",
+            "{email} can sign in again.")

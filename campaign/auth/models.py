@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.common.types import UTCDateTime, utcnow
@@ -37,3 +37,21 @@ class StaffUser(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.id} {self.email!r}>"
+
+
+class StaffEvent(db.Model):
+    """What a staff member (or an operator at the command line) changed, and when: kept
+    with the change itself, in its transaction. It names supporters by id only, so an
+    erasure's record holds nothing of what was erased."""
+
+    __tablename__ = "staff_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"))
+    # Who, as they were called then: the account's email, or "command line".
+    actor: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(String(500), default="")

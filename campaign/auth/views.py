@@ -17,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from campaign.auth import services
+from campaign.auth.audit import record_staff_event
 from campaign.auth.forms import ChangePasswordForm, LoginForm
 from campaign.extensions import db, limiter
 
@@ -94,6 +95,7 @@ def account():
     except services.StaffError as error:
         db.session.rollback()
         return render_template("auth/account.html", form=form, failed=str(error)), 400
+    record_staff_event("account.password_changed", user.email)
     db.session.commit()
     session.clear()
     login_user(user)  # this session, under the account's new epoch

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from campaign.auth.audit import record_staff_event
 from campaign.common.text import normalise_email
 from campaign.extensions import db
 from campaign.letters.erasure import erase_letters_of
@@ -69,6 +70,8 @@ def erase(supporter_id: int):
     except ErasureRefused as exc:
         db.session.rollback()
         return _render_detail(supporter_id, form, 409, str(exc))
+    record_staff_event("supporter.erased", f"supporter {supporter_id}",
+                       f"{withdrawn} undelivered letters withdrawn")
     db.session.commit()
     flash("The supporter's personal data is erased"
           + (f", and {withdrawn} undelivered letters withdrawn." if withdrawn else "."), "ok")

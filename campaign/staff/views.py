@@ -21,6 +21,7 @@ from flask_login import login_required
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from campaign.auth.audit import recent_staff_events, record_staff_event
 from campaign.extensions import csrf, db
 from campaign.letters.batches import batch_csv, batch_printable_html
 from campaign.letters.compose import LetterError
@@ -61,6 +62,13 @@ def no_store(response: Response) -> Response:
 @login_required
 def index():
     return render_template("staff/index.html", rows=services.pages_with_signature_counts())
+
+
+@bp.get("/activity")
+@login_required
+def activity():
+    """Who changed what: pages, letters, lists, batches, erasures and accounts."""
+    return render_template("staff/activity.html", events=recent_staff_events())
 
 
 def _page_form(page: ActionPage | None) -> PageForm:
@@ -121,6 +129,8 @@ def _save_page_form(page: ActionPage | None):
                         else db.session.get(Campaign, form.campaign_id.data))
             saved = page_services.save_page(
                 page, campaign, edit, ready_to_go_live=services.ready_to_go_live(page, edit.kind))
+            record_staff_event("page.created" if page is None else "page.saved", saved.slug,
+                               f"{saved.kind}, {saved.status}")
             db.session.commit()
         except PageError as exc:
             db.session.rollback()
@@ -212,6 +222,7 @@ def letters(slug: str):
             db.session.rollback()
             error = str(exc)
         else:
+            record_staff_event("letter.settings_saved", slug)
             db.session.commit()
             flash("Letter settings saved.", "ok")
             return redirect(url_for(".letters", slug=slug), 303)
@@ -266,6 +277,7 @@ def upload_target_list():
     except ValueError as exc:
         db.session.rollback()
         return _render_target_lists(form, 400, file_error=str(exc))
+    record_staff_event("target_list.created", target_list.name, f"{len(rows)} targets")
     db.session.commit()
     flash(f"Created the list \u201c{target_list.name}\u201d with {len(rows)} targets.", "ok")
     return redirect(url_for(".target_lists"), 303)
@@ -330,6 +342,8 @@ def batch_delivered(batch_id: int):
     except LookupError:
         abort(404)
     count = len(batch.letters)
+    record_staff_event("batch.delivered", f"batch {batch_id}",
+                       f"{count} letters to {batch.target.name}; {form.note.data or ''}")
     db.session.commit()
     flash(f"Batch {batch_id}: {count} letters to {batch.target.name} marked delivered.", "ok")
     return redirect(url_for(".batches"), 303)

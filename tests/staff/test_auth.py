@@ -30,6 +30,7 @@ STAFF_ROUTES = [
     ("GET", "/staff/pages/any-page/preview"),
     ("GET", "/staff/pages/any-page/report"),
     ("GET", "/staff/pages/any-page/report.csv"),
+    ("GET", "/staff/activity"),
     ("GET", "/staff/supporters/"),
     ("GET", "/staff/supporters/1"),
     ("POST", "/staff/supporters/1/erase"),

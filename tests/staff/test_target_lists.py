@@ -36,6 +36,9 @@ def test_a_good_file_creates_the_list_and_its_targets(staff_client, query):
     assert response.headers["Location"] == URL
     [(list_id, name)] = query("SELECT id, name FROM target_lists")
     assert name == "City halls"
+    [(kind, subject, detail)] = query("SELECT kind, subject, detail FROM staff_events")
+    assert (kind, subject) == ("target_list.created", "City halls")
+    assert detail.endswith(" targets")
     assert query("SELECT t.name, t.title, t.email, t.state, t.district, t.kind, m.position "
                  "FROM targets t JOIN target_list_members m ON m.target_id = t.id "
                  "ORDER BY m.position") == [
