@@ -54,8 +54,7 @@ def ready_to_go_live(page: ActionPage | None, kind: str) -> bool:
     from outside the pages domain."""
     if kind != PageKind.LETTER.value:
         return True
-    return page is not None and page.id is not None and \
-        db.session.get(LetterSettings, page.id) is not None
+    return page is not None and db.session.get(LetterSettings, page.id) is not None
 
 
 SUPPORTERS_PER_PAGE = 50
