@@ -7,7 +7,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaign.auth.models import StaffEvent
+from campaign.auth.models import StaffEvent, StaffUser
 from campaign.common.types import utcnow
 from campaign.extensions import db
 
@@ -15,11 +15,16 @@ COMMAND_LINE = "command line"
 RECENT_EVENTS = 200
 
 
-def record_staff_event(kind: str, subject: str, detail: str = "") -> None:
-    """Adds the event to the session; the caller's commit keeps it with the change."""
+def record_staff_event(kind: str, subject: str, detail: str = "",
+                       by: StaffUser | None = None) -> None:
+    """Adds the event to the session; the caller's commit keeps it with the change. It is
+    the signed-in staff member's, or `by`'s (a sign-in, before the session has a user),
+    or the command line's."""
     actor, staff_user_id = COMMAND_LINE, None
-    if has_request_context() and current_user.is_authenticated:
-        actor, staff_user_id = current_user.email, current_user.id
+    if by is None and has_request_context() and current_user.is_authenticated:
+        by = current_user
+    if by is not None:
+        actor, staff_user_id = by.email, by.id
     db.session.add(StaffEvent(at=utcnow(), staff_user_id=staff_user_id, actor=actor,
                               kind=kind, subject=subject[:200], detail=detail[:500]))
 

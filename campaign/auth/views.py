@@ -65,6 +65,7 @@ def login():
     if user is None:
         db.session.rollback()
         return render_template("auth/login.html", form=form, failed=LOGIN_FAILED), 401
+    record_staff_event("account.signed_in", user.email, by=user)
     db.session.commit()
     # Nothing from before sign-in (a planted session included) carries over.
     session.clear()

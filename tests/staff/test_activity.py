@@ -8,7 +8,9 @@ import pytest
 from tests.staff.conftest import PASSWORD, page_text, page_token
 from tests.staff.test_page_editor import page_form, post
 
-EVENTS = "SELECT actor, kind, subject, detail FROM staff_events ORDER BY id"
+# What staff changed; sign-ins (every staff_client makes one) are tested on their own.
+EVENTS = ("SELECT actor, kind, subject, detail FROM staff_events "
+          "WHERE kind <> 'account.signed_in' ORDER BY id")
 
 
 def test_page_changes_are_recorded_with_who_made_them(staff_client, query):
@@ -76,3 +78,12 @@ def test_creating_an_account_is_recorded(app, query, monkeypatch):
                                                 "--name", "New Staff"])
     assert result.exit_code == 0, result.output
     assert query(EVENTS) == [("command line", "account.created", "new.staff@example.org", "")]
+
+
+def test_sign_ins_are_recorded_and_failures_are_not(client, create_staff, log_in, query):
+    create_staff()
+    assert log_in(password="not the password at all").status_code == 401
+    assert query("SELECT count(*) FROM staff_events") == [(0,)]
+    assert log_in().status_code == 303
+    assert query("SELECT actor, kind, subject FROM staff_events") == [
+        ("ana.staff@example.org", "account.signed_in", "ana.staff@example.org")]

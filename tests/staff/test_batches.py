@@ -94,7 +94,8 @@ def test_marking_a_batch_delivered_delivers_its_letters(app, staff_client, lette
     html = page_text(staff_client.get("/staff/batches"))
     assert f"Batch {batch_id}: 2 letters to Consulate marked delivered." in html
     assert f'id="batch-{batch_id}"' not in html
-    assert query("SELECT actor, kind, subject, detail FROM staff_events") == [
+    assert query("SELECT actor, kind, subject, detail FROM staff_events "
+                 "WHERE kind = 'batch.delivered'") == [
         ("ana.staff@example.org", "batch.delivered", f"batch {batch_id}",
          "2 letters to Consulate; by hand, 3 May")]
     assert "No open batches" in html

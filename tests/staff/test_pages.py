@@ -78,7 +78,8 @@ def test_saving_the_settings_changes_the_letter(staff_client, letter_page, query
     response = staff_client.post(url, data=good_settings(page_token(staff_client, url), list_id))
     assert response.status_code == 303
     assert response.headers["Location"] == url
-    assert query("SELECT kind, subject FROM staff_events") == [("letter.settings_saved", slug)]
+    assert query("SELECT kind, subject FROM staff_events WHERE kind <> 'account.signed_in'"
+                 ) == [("letter.settings_saved", slug)]
     assert settings_row(query) == [(
         "Enforce the sanctions now", "As a constituent, {first_name} asks {target_title} to act.",
         True, 3000, False, True, list_id, 20, "digest")]
