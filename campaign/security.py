@@ -110,6 +110,12 @@ def register_security(app: Flask) -> None:
         return _error_page(400, "Something in the form was wrong",
                            getattr(error, "description", None) or "Please check and resend.")
 
+    @app.errorhandler(403)
+    def forbidden(error):
+        return _error_page(403, "Not for this account",
+                           getattr(error, "description", None)
+                           or "Your account may not do this.")
+
     @app.errorhandler(404)
     def not_found(error):
         return _error_page(404, "Page not found", "There is no page at this address.")

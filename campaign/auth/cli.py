@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from campaign.extensions import db
 
-staff_cli = AppGroup("staff", help="Staff accounts: list, new password, deactivate.")
+staff_cli = AppGroup("staff", help="Staff accounts: list, new password, deactivate, role.")
 
 
 def ask_for_password() -> str:
@@ -47,9 +47,10 @@ def list_command() -> None:
 
     for user in list_staff_users():
         state = "active" if user.is_active else "deactivated"
+        role = "admin" if user.is_admin else "editor"
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at \
             else "never signed in"
-        click.echo(f"{user.email}\t{user.name}\t{state}\t{last}")
+        click.echo(f"{user.email}\t{user.name}\t{role}\t{state}\t{last}")
 
 
 @staff_cli.command("set-password")
@@ -82,3 +83,15 @@ def activate_command(email: str) -> None:
 
     _change(email, lambda user: set_active(user, True), "account.activated",
             "{email} can sign in again.")
+
+
+@staff_cli.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["admin", "editor"]))
+def role_command(email: str, role: str) -> None:
+    """Make an account an admin (may also erase supporters and read the activity record)
+    or an editor."""
+    from campaign.auth.services import set_admin
+
+    _change(email, lambda user: set_admin(user, role == "admin"), f"account.made_{role}",
+            f"{{email}} is now an {role}.")

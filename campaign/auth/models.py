@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.common.types import UTCDateTime, utcnow
@@ -26,6 +26,9 @@ class StaffUser(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     # Overrides UserMixin's property: Flask-Login refuses to sign in an inactive account.
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Admins may also do what cannot be undone or reads everyone's doings: erase a
+    # supporter, and see the activity record. Everyone else edits pages, letters, lists.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Part of the id a sign-in session carries: raising it signs out every session of the
     # account (a new password, a deactivation), since the cookie alone would outlive both.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

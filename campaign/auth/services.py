@@ -31,7 +31,8 @@ def check_password(password: str) -> str:
     return password
 
 
-def create_staff_user(email: str, *, name: str, password: str) -> StaffUser:
+def create_staff_user(email: str, *, name: str, password: str,
+                      is_admin: bool = False) -> StaffUser:
     """Adds a staff account; StaffError says what is wrong. Flushes; the caller commits."""
     try:
         email = validate_email(normalise_email(email), check_deliverability=False).normalized
@@ -44,8 +45,8 @@ def create_staff_user(email: str, *, name: str, password: str) -> StaffUser:
     check_password(password)
     if find_staff_user(email) is not None:
         raise StaffError(f"There is already a staff account for {email}.")
-    user = StaffUser(email=email, name=name, is_active=True, session_epoch=0,
-                     password_hash=_hash(password))
+    user = StaffUser(email=email, name=name, is_active=True, is_admin=is_admin,
+                     session_epoch=0, password_hash=_hash(password))
     db.session.add(user)
     db.session.flush()
     return user
@@ -91,6 +92,25 @@ def set_active(user: StaffUser, active: bool) -> None:
         return
     user.is_active = active
     user.session_epoch += 1
+    db.session.flush()
+
+
+def has_active_admin() -> bool:
+    return db.session.scalar(select(StaffUser.id).where(
+        StaffUser.is_admin.is_(True), StaffUser.is_active.is_(True)).limit(1)) is not None
+
+
+def set_admin(user: StaffUser, is_admin: bool) -> None:
+    """Flushes; the caller commits. The last active admin cannot stop being one: someone
+    must be able to act on an erasure request."""
+    if user.is_admin and not is_admin:
+        others = db.session.scalar(select(StaffUser.id).where(
+            StaffUser.is_admin.is_(True), StaffUser.is_active.is_(True),
+            StaffUser.id != user.id).limit(1))
+        if others is None:
+            raise StaffError(f"{user.email} is the only active admin; make another account "
+                             "admin first.")
+    user.is_admin = is_admin
     db.session.flush()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from campaign.auth.access import admin_required
 from campaign.auth.audit import record_staff_event
 from campaign.common.text import normalise_email
 from campaign.extensions import db
@@ -49,6 +50,7 @@ def show(supporter_id: int):
 
 @bp.post("/<int:supporter_id>/erase")
 @login_required
+@admin_required
 def erase(supporter_id: int):
     """Erases in one transaction: the supporter's own rows, then their letters."""
     form = EraseSupporterForm()

@@ -21,6 +21,7 @@ from flask_login import login_required
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from campaign.auth.access import admin_required
 from campaign.auth.audit import recent_staff_events, record_staff_event
 from campaign.extensions import csrf, db
 from campaign.letters.batches import batch_csv, batch_printable_html
@@ -66,6 +67,7 @@ def index():
 
 @bp.get("/activity")
 @login_required
+@admin_required
 def activity():
     """Who changed what: pages, letters, lists, batches, erasures and accounts."""
     return render_template("staff/activity.html", events=recent_staff_events())

@@ -38,9 +38,9 @@ def page_token(client: FlaskClient, url: str) -> str:
 @pytest.fixture
 def create_staff(app: Flask) -> Callable[..., int]:
     def create(email: str = "ana.staff@example.org", name: str = "Ana Staff",
-               password: str = PASSWORD, is_active: bool = True) -> int:
+               password: str = PASSWORD, is_active: bool = True, is_admin: bool = True) -> int:
         with app.app_context():
-            user = create_staff_user(email, name=name, password=password)
+            user = create_staff_user(email, name=name, password=password, is_admin=is_admin)
             user.is_active = is_active
             db.session.commit()
             return user.id

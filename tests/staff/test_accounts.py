@@ -111,8 +111,8 @@ def test_the_operator_lists_accounts(app, create_staff, log_in):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("ana.staff@example.org\tAna Staff\tactive\t20")
-    assert lines[1] == "gone@example.org\tGone Staff\tdeactivated\tnever signed in"
+    assert lines[0].startswith("ana.staff@example.org\tAna Staff\tadmin\tactive\t20")
+    assert lines[1] == "gone@example.org\tGone Staff\tadmin\tdeactivated\tnever signed in"
 
 
 def test_the_operator_sets_a_password_and_ends_every_session(app, staff_client, log_in,
@@ -159,3 +159,32 @@ def test_an_unknown_account_is_an_error(app, command, monkeypatch):
     result = app.test_cli_runner().invoke(args=["staff", command, "nobody@example.org"])
     assert result.exit_code == 1
     assert "There is no staff account for nobody@example.org." in result.output
+
+
+def test_the_first_account_is_an_admin_and_later_ones_editors(app, query, monkeypatch):
+    monkeypatch.setenv("STAFF_PASSWORD", PASSWORD)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["create-staff", "first@example.org", "--name", "First"])
+    assert "an admin" in first.output, first.output
+    second = runner.invoke(args=["create-staff", "second@example.org", "--name", "Second"])
+    assert "an editor" in second.output, second.output
+    third = runner.invoke(args=["create-staff", "third@example.org", "--name", "Third",
+                                "--admin"])
+    assert "an admin" in third.output, third.output
+    assert query("SELECT email, is_admin FROM staff_users ORDER BY id") == [
+        ("first@example.org", True), ("second@example.org", False), ("third@example.org", True)]
+
+
+def test_roles_change_but_the_last_admin_stays_one(app, create_staff, query):
+    create_staff()  # an admin
+    create_staff(email="ed@example.org", name="Ed", is_admin=False)
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["staff", "role", "ana.staff@example.org", "editor"])
+    assert refused.exit_code == 1
+    assert "the only active admin" in refused.output
+    assert runner.invoke(args=["staff", "role", "ed@example.org", "admin"]).exit_code == 0
+    assert runner.invoke(args=["staff", "role", "ana.staff@example.org", "editor"]).exit_code == 0
+    assert query("SELECT email, is_admin FROM staff_users ORDER BY id") == [
+        ("ana.staff@example.org", False), ("ed@example.org", True)]
+    assert query("SELECT kind, subject FROM staff_events ORDER BY id") == [
+        ("account.made_admin", "ed@example.org"), ("account.made_editor", "ana.staff@example.org")]

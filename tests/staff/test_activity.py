@@ -87,3 +87,12 @@ def test_sign_ins_are_recorded_and_failures_are_not(client, create_staff, log_in
     assert log_in().status_code == 303
     assert query("SELECT actor, kind, subject FROM staff_events") == [
         ("ana.staff@example.org", "account.signed_in", "ana.staff@example.org")]
+
+
+def test_only_admins_read_the_activity_record(client, create_staff, log_in):
+    create_staff(email="ed@example.org", name="Ed", is_admin=False)
+    assert log_in(email="ed@example.org").status_code == 303
+    assert 'href="/staff/activity"' not in client.get("/staff/").get_data(as_text=True)
+    response = client.get("/staff/activity")
+    assert response.status_code == 403
+    assert "Only an admin may do this." in page_text(response)

@@ -185,3 +185,19 @@ def test_a_letter_being_sent_holds_erasure_back(app, staff_client, letter_page,
     assert "A letter from this supporter is being sent right now." in page_text(response)
     assert query("SELECT count(*) FROM letters WHERE body LIKE '%erased%'") == [(0,)]
     assert query("SELECT erased_at FROM supporters WHERE id = :id", id=writer) == [(None,)]
+
+
+def test_only_admins_erase(app, client, create_staff, log_in, people, query):
+    create_staff(email="ed@example.org", name="Ed", is_admin=False)
+    assert log_in(email="ed@example.org").status_code == 303
+    kim = supporter_id(query, "min-ji.kim@example.org")
+    page = page_text(client.get(f"/staff/supporters/{kim}"))
+    assert "Erase their personal data" not in page
+    assert "an admin of your organisation can erase" in page
+    token = page_token(client, f"/staff/supporters/{kim}")
+    response = client.post(f"/staff/supporters/{kim}/erase",
+                           data={"csrf_token": token, "confirm_email": "min-ji.kim@example.org"})
+    assert response.status_code == 403
+    assert "Only an admin may do this." in page_text(response)
+    assert query("SELECT email FROM supporters WHERE id = :id", id=kim) == [
+        ("min-ji.kim@example.org",)]
