@@ -95,19 +95,20 @@ def set_active(user: StaffUser, active: bool) -> None:
     db.session.flush()
 
 
-def has_active_admin() -> bool:
-    return db.session.scalar(select(StaffUser.id).where(
-        StaffUser.is_admin.is_(True), StaffUser.is_active.is_(True)).limit(1)) is not None
+def has_active_admin(besides: StaffUser | None = None) -> bool:
+    """Whether an active admin account exists, other than `besides`."""
+    query = select(StaffUser.id).where(StaffUser.is_admin.is_(True),
+                                       StaffUser.is_active.is_(True))
+    if besides is not None:
+        query = query.where(StaffUser.id != besides.id)
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def set_admin(user: StaffUser, is_admin: bool) -> None:
     """Flushes; the caller commits. The last active admin cannot stop being one: someone
     must be able to act on an erasure request."""
     if user.is_admin and not is_admin:
-        others = db.session.scalar(select(StaffUser.id).where(
-            StaffUser.is_admin.is_(True), StaffUser.is_active.is_(True),
-            StaffUser.id != user.id).limit(1))
-        if others is None:
+        if not has_active_admin(besides=user):
             raise StaffError(f"{user.email} is the only active admin; make another account "
                              "admin first.")
     user.is_admin = is_admin

@@ -8,7 +8,6 @@ Days are UTC days on both backends.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
@@ -73,15 +72,17 @@ def _as_date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def page_report(page: ActionPage) -> PageReport:
-    views_by_day = Counter()
-    views_by_source = Counter()
-    for day, source, views in db.session.execute(
-            select(PageViewCount.day, PageViewCount.source, PageViewCount.views)
-            .where(PageViewCount.action_page_id == page.id)):
-        views_by_day[_as_date(day)] += views
-        views_by_source[source] += views
+def _views_by(column, page: ActionPage) -> dict:
+    """The page's views summed by `column` (day or source), in the database."""
+    return dict(db.session.execute(
+        select(column, func.sum(PageViewCount.views))
+        .where(PageViewCount.action_page_id == page.id).group_by(column)).all())
 
+
+def daily_rows(page: ActionPage) -> list[DayRow]:
+    """Views, signatures and opt-ins per UTC day, newest first."""
+    views_by_day = {_as_date(day): views
+                    for day, views in _views_by(PageViewCount.day, page).items()}
     signature_day = utc_day(Action.created_at)
     signatures_by_day = {_as_date(day): n for day, n in db.session.execute(
         select(signature_day, func.count()).where(Action.action_page_id == page.id)
@@ -91,14 +92,18 @@ def page_report(page: ActionPage) -> PageReport:
         select(consent_day, func.count())
         .where(Consent.action_page_id == page.id, Consent.kind == EMAIL_UPDATES)
         .group_by(consent_day))}
-    signatures_by_source = dict(db.session.execute(
-        select(Action.source, func.count()).where(Action.action_page_id == page.id)
-        .group_by(Action.source)).all())
-
-    days = [DayRow(day, views_by_day.get(day, 0), signatures_by_day.get(day, 0),
+    return [DayRow(day, views_by_day.get(day, 0), signatures_by_day.get(day, 0),
                    opt_ins_by_day.get(day, 0))
             for day in sorted(set(views_by_day) | set(signatures_by_day)
                               | set(opt_ins_by_day), reverse=True)]
+
+
+def page_report(page: ActionPage) -> PageReport:
+    days = daily_rows(page)
+    views_by_source = _views_by(PageViewCount.source, page)
+    signatures_by_source = dict(db.session.execute(
+        select(Action.source, func.count()).where(Action.action_page_id == page.id)
+        .group_by(Action.source)).all())
     sources = sorted(
         (SourceRow(source, views_by_source.get(source, 0), signatures_by_source.get(source, 0))
          for source in set(views_by_source) | set(signatures_by_source)),
@@ -116,13 +121,13 @@ def page_report(page: ActionPage) -> PageReport:
         .group_by(Action.referrer).order_by(func.count().desc(), Action.referrer)
         .limit(TOP_ROWS))]
     return PageReport(
-        views=sum(views_by_day.values()), signatures=sum(signatures_by_day.values()),
-        opt_ins=sum(opt_ins_by_day.values()), days=days, sources=sources,
+        views=sum(row.views for row in days), signatures=sum(row.signatures for row in days),
+        opt_ins=sum(row.opt_ins for row in days), days=days, sources=sources,
         campaigns=campaigns, referrers=referrers)
 
 
-def days_csv(report: PageReport) -> str:
+def days_csv(days: list[DayRow]) -> str:
     lines = ["day,views,signatures,opt_ins"]
     lines += [f"{row.day.isoformat()},{row.views},{row.signatures},{row.opt_ins}"
-              for row in report.days]
+              for row in days]
     return "\r\n".join(lines) + "\r\n"

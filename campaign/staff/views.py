@@ -193,7 +193,7 @@ def page_report(slug: str):
 @login_required
 def page_report_csv(slug: str):
     page = _page_or_404(slug)
-    return Response(reports.days_csv(reports.page_report(page)), mimetype="text/csv",
+    return Response(reports.days_csv(reports.daily_rows(page)), mimetype="text/csv",
                     headers={"Content-Disposition":
                              f'attachment; filename="{page.slug}-by-day.csv"'})
 
