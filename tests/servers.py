@@ -136,16 +136,24 @@ class SinkHandler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Seconds each message takes to accept, to keep work in flight for crash tests.
     delay: float = 0.0
+    # Messages whose DATA arrived and that are not yet recorded (in their delay).
+    accepting: int = 0
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
-        if self.delay:
-            await asyncio.sleep(self.delay)
         with self.lock:
-            if self.script:
-                return self.script.pop(0)
-            self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
-                                              envelope.original_content or envelope.content))
-        return "250 2.0.0 OK"
+            self.accepting += 1
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            with self.lock:
+                if self.script:
+                    return self.script.pop(0)
+                self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
+                                                  envelope.original_content or envelope.content))
+            return "250 2.0.0 OK"
+        finally:
+            with self.lock:
+                self.accepting -= 1
 
 
 class SMTPSink:
@@ -181,6 +189,22 @@ class SMTPSink:
                 return received
             time.sleep(0.05)
         raise TimeoutError(f"expected {count} messages, got {len(self.received)}")
+
+    def settled(self, quiet: float = 0.5, timeout: float = 30.0) -> list[ReceivedMail]:
+        """What was received once nothing is being accepted and nothing new has arrived
+        for `quiet` seconds. A killed client's last message is still recorded after the
+        kill when its DATA was sent: it sits in the server's buffer or in `delay`."""
+        deadline = time.monotonic() + timeout
+        count, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            with self.handler.lock:
+                received, accepting = list(self.handler.received), self.handler.accepting
+            if accepting or len(received) != count:
+                count, since = len(received), time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return received
+            time.sleep(0.05)
+        raise TimeoutError(f"the SMTP sink kept receiving for {timeout} s")
 
     def start(self) -> None:
         self.controller.start()
