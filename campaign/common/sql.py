@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import TextClause
+from sqlalchemy import ColumnElement, TextClause, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -18,6 +18,19 @@ def upsert_insert(dialect_name: str):
     """The INSERT construct that has `on_conflict_do_*` on this backend: PostgreSQL in
     production and tests, SQLite as the embedded default."""
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
+def constant(value: str) -> ColumnElement:
+    """`value` written into the SQL text, not sent as a bound parameter.
+
+    For a status compared with a partial index's predicate (`WHERE status = 'open'`). A
+    statement that runs often on one connection is prepared by psycopg after five runs,
+    and PostgreSQL then plans it for any parameter value (a generic plan): it can no longer
+    prove that `status = $1` implies the index's predicate. An `ON CONFLICT ... WHERE`
+    then fails ("no unique or exclusion constraint matching"), and a scan that needs the
+    index reads the whole table. Only for our own constants, never for input.
+    """
+    return literal_column("'" + value.replace("'", "''") + "'")
 
 
 # The hottest write, a signature, is one PostgreSQL statement. Run through SQLAlchemy's

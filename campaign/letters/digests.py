@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from campaign.common.sql import constant
 from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.letters.delivery import move_to_fallback, record_event
@@ -17,7 +18,7 @@ def targets_with_waiting_digest_letters() -> list[int]:
     return list(db.session.scalars(
         select(Letter.target_id).distinct()
         .where(Letter.channel == Channel.DIGEST.value,
-               Letter.status == LetterStatus.QUEUED.value)
+               Letter.status == constant(LetterStatus.QUEUED.value))
         .order_by(Letter.target_id)))
 
 
@@ -30,7 +31,7 @@ def claim_digest(target_id: int) -> LetterDigest | None:
     letters = list(db.session.scalars(
         select(Letter)
         .where(Letter.target_id == target_id, Letter.channel == Channel.DIGEST.value,
-               Letter.status == LetterStatus.QUEUED.value)
+               Letter.status == constant(LetterStatus.QUEUED.value))
         .order_by(Letter.id).limit(DIGEST_MAX_LETTERS)
         .with_for_update(skip_locked=True)))
     if not letters:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from campaign.common.sql import (
     autocommit_driver_connection,
+    constant,
     driver_sql,
     session_driver_connection,
     upsert_insert,
@@ -204,7 +205,8 @@ CLAIM_EXPIRES_AFTER = timedelta(minutes=10)
 
 
 def _due_thank_yous(now):
-    return and_(Action.thank_you_status == ThankYouStatus.PENDING.value,
+    # A constant: ix_actions_thank_you_due is partial (campaign.common.sql.constant).
+    return and_(Action.thank_you_status == constant(ThankYouStatus.PENDING.value),
                 or_(Action.thank_you_next_attempt_at.is_(None),
                     Action.thank_you_next_attempt_at <= now))
 

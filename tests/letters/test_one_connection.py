@@ -1,0 +1,137 @@
+"""Every upsert and claim, run dozens of times on one database connection, as a worker or
+a web process runs them in production.
+
+psycopg prepares a statement after its fifth run on a connection, and PostgreSQL then
+plans it once for any parameters (a generic plan). An `ON CONFLICT ... WHERE` whose
+predicate is a bound parameter can no longer be matched to its partial unique index under
+such a plan: from about the eleventh run every call failed, and letter delivery stopped for
+good. These tests run each path well past that point on a single connection.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from campaign import create_app
+from campaign.extensions import db
+from campaign.letters import delivery
+from campaign.letters.services import get_settings
+from campaign.pages.services import load_page_view
+from campaign.supporters.services import Signature, commit_signature, record_signature
+
+RUNS = 25
+
+
+@pytest.fixture
+def one_connection_app(app_settings: dict, app: Flask) -> Flask:
+    """The app with a pool of exactly one connection: every statement shares it."""
+    single = create_app({**app_settings, "SQLALCHEMY_ENGINE_OPTIONS": {
+        "pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}})
+    yield single
+    with single.app_context():
+        db.engine.dispose()
+
+
+def _backend_pid() -> int:
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.commit()
+    return pid
+
+
+def _prepared_statements() -> int:
+    return db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+
+
+def test_opening_fallback_batches_works_on_the_25th_run(one_connection_app, letter_page,
+                                                       write_letters):
+    slug, _ = letter_page(targets=[(f"Office {n}", "Clerk", None) for n in range(RUNS)])
+    write_letters(slug, count=2, flask_app=one_connection_app)
+    with one_connection_app.app_context():
+        pid = _backend_pid()
+        target_ids = [row[0] for row in db.session.execute(
+            text("SELECT DISTINCT target_id FROM letters ORDER BY 1"))]
+        assert len(target_ids) == RUNS
+        for round_ in range(2):  # a new batch each, then the open one found again
+            for target_id in target_ids:
+                batch = delivery.open_batch_for(target_id)
+                assert batch.target_id == target_id
+                db.session.commit()
+        assert _prepared_statements() > 0  # the driver did prepare them
+        assert _backend_pid() == pid
+
+
+def test_a_delivery_run_after_many_runs_still_batches_and_sends(one_connection_app,
+                                                                letter_page, write_letters,
+                                                                smtp_sink, query):
+    # One emailed office and one without an address: both paths, run after run.
+    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org"),
+                                   ("Congress Office", "Representative", None)],
+                          target_hourly_cap=100000)
+    tasks = one_connection_app.extensions["celery"].tasks
+    with one_connection_app.app_context():
+        pid = _backend_pid()
+    for _ in range(RUNS):
+        write_letters(slug, count=1, flask_app=one_connection_app)
+        with one_connection_app.app_context():
+            assert tasks["letters.deliver"].apply().result == 1
+    assert query("SELECT status, count(*) FROM letters GROUP BY status ORDER BY 1") == [
+        ("batched", RUNS), ("sent", RUNS)]
+    assert len(smtp_sink.wait_for(RUNS)) == RUNS
+    with one_connection_app.app_context():
+        assert _backend_pid() == pid
+
+
+def test_signatures_many_times_on_one_connection(one_connection_app, create_page, query):
+    slugs = [create_page(), create_page()]
+    with one_connection_app.app_context():
+        pid = _backend_pid()
+        page_ids = [load_page_view(slug).id for slug in slugs]
+        db.session.commit()  # the connection goes back to the pool for the signatures
+        for n in range(RUNS):
+            for page_id in page_ids:  # a new supporter, then one who exists
+                signature = Signature(email=f"signer{n}@example.org", first_name="A",
+                                      last_name="B", opted_in=n % 2 == 0)
+                assert not commit_signature(page_id, signature, "v1").is_duplicate
+                assert commit_signature(page_id, signature, "v1").is_duplicate
+            result = record_signature(page_ids[0], Signature(
+                email=f"writer{n}@example.org", first_name="C", last_name="D"), "v1")
+            assert not result.is_duplicate
+            db.session.commit()
+        assert _backend_pid() == pid
+    assert query("SELECT count(*) FROM actions") == [(RUNS * 3,)]
+
+
+def test_view_counts_flush_many_times_on_one_connection(one_connection_app, create_page,
+                                                        query):
+    slug = create_page()
+    counter = one_connection_app.extensions["view_counter"]
+    with one_connection_app.app_context():
+        page_id = load_page_view(slug).id
+        pid = _backend_pid()
+    for n in range(RUNS):
+        counter.add(page_id, date(2026, 12, 1), f"source-{n % 3}")
+        counter.flush()
+    assert query("SELECT sum(views) FROM page_view_counts") == [(RUNS,)]
+    with one_connection_app.app_context():
+        assert _backend_pid() == pid
+
+
+def test_claims_and_the_sweep_many_times_on_one_connection(one_connection_app, letter_page,
+                                                           write_letters):
+    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")],
+                          target_hourly_cap=100000)
+    write_letters(slug, count=RUNS, flask_app=one_connection_app)
+    with one_connection_app.app_context():
+        pid = _backend_pid()
+        for _ in range(RUNS):
+            claimed = delivery.claim_letters(1, get_settings)
+            assert len(claimed.to_send) == 1
+            db.session.commit()
+            delivery.requeue_abandoned(claim_expires=delivery.CAP_WINDOW)
+            delivery.letters_due()
+            db.session.commit()
+        assert _backend_pid() == pid
