@@ -88,11 +88,13 @@ def register_blueprints(app: Flask) -> None:
     import campaign.models  # noqa: F401  (registers every table with the metadata)
     from campaign.auth.views import bp as auth_bp
     from campaign.health.views import bp as health_bp
+    from campaign.letters.delivery import oldest_letter_due_since
     from campaign.letters.emails import build_letter_receipt
     from campaign.letters.views import bp as letters_bp
     from campaign.pages.views import bp as pages_bp
     from campaign.staff.supporter_views import bp as staff_supporters_bp
     from campaign.staff.views import bp as staff_bp
+    from campaign.supporters.services import oldest_thank_you_due_since
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(letters_bp)
@@ -102,6 +104,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff_supporters_bp)
     # After a letter page, the supporter's one email is a receipt listing their letters.
     app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}
+    # What /healthz and staff pages watch: since when each drain's oldest row is due.
+    app.extensions["drain_backlogs"] = {
+        "letters.deliver": oldest_letter_due_since,
+        "supporters.send_thank_yous": oldest_thank_you_due_since,
+    }
 
 
 def register_commands(app: Flask) -> None:

@@ -69,12 +69,22 @@ class Config:
     PAGE_CACHE_SECONDS = float(os.environ.get("PAGE_CACHE_SECONDS") or 2.0)
     VIEW_FLUSH_SECONDS = float(os.environ.get("VIEW_FLUSH_SECONDS") or 5.0)
 
-    # Letters: a claim older than this belonged to a dead worker; retries back off from
-    # this base.
-    LETTER_CLAIM_EXPIRES_SECONDS = float(os.environ.get("LETTER_CLAIM_EXPIRES_SECONDS") or 600)
+    # A claim on a letter or a thank-you older than this belonged to a dead worker: the
+    # sweep (every minute, and when a worker starts) gives it to another. A live worker
+    # renews its batch's claims every third of this, so it only has to outlast one send
+    # (the SMTP timeout, 10 s by default, a few times over).
+    LETTER_CLAIM_EXPIRES_SECONDS = float(os.environ.get("LETTER_CLAIM_EXPIRES_SECONDS") or 120)
+    THANK_YOU_CLAIM_EXPIRES_SECONDS = float(
+        os.environ.get("THANK_YOU_CLAIM_EXPIRES_SECONDS") or 120)
+    # Retries of letters back off from this base.
     LETTER_RETRY_BASE_SECONDS = float(os.environ.get("LETTER_RETRY_BASE_SECONDS") or 30)
     LETTER_MAX_RETRIES = _env_int("LETTER_MAX_RETRIES", 10)
     DIGEST_EVERY_SECONDS = float(os.environ.get("DIGEST_EVERY_SECONDS") or 900)
+
+    # Delivery is "degraded" (/healthz and a notice on staff pages) when a drain failed
+    # this many runs in a row, or a row has been due this long.
+    DRAIN_FAILURES_ALERT = _env_int("DRAIN_FAILURES_ALERT", 3)
+    DRAIN_BACKLOG_ALERT_SECONDS = float(os.environ.get("DRAIN_BACKLOG_ALERT_SECONDS") or 900)
 
     WTF_CSRF_TIME_LIMIT = None  # a page left open over lunch must still submit
     MAX_CONTENT_LENGTH = 64 * 1024

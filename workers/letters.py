@@ -4,12 +4,14 @@ digests."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from email.message import Message
 
 from celery import shared_task
 from flask import current_app
 
+from campaign.common.errors import describe_error, scrub_addresses
 from campaign.common.types import utcnow
 from campaign.extensions import (
     db,
@@ -18,6 +20,7 @@ from campaign.extensions import (
     request_drain_in,
     request_drain_soon,
 )
+from campaign.health.drains import watched_drain
 from campaign.letters import delivery, digests, services
 from campaign.letters.emails import build_digest_message, build_letter_message
 from campaign.letters.models import Letter
@@ -38,9 +41,6 @@ def backoff_seconds(retries: int) -> float:
 
 
 BATCH_SIZE = 50
-# `sent` is recorded this many letters at a time: a worker killed mid-batch sends again
-# at most the letters it had sent and not yet recorded.
-RECORD_SENT_EVERY = 5
 
 
 def request_letter_delivery() -> None:
@@ -58,64 +58,88 @@ def deliver_letters() -> int:
     """Delivers every letter that is due, in batches, each once: by email, or into its
     target's fallback batch.
 
-    A batch is claimed and committed before anything is sent, and what happened to each
-    letter is committed with its new status, so a second run (a redelivered message, the
-    sweep, a retry) finds the letters taken or done and sends nothing twice.
+    A batch is claimed and committed before anything is sent, and each letter's outcome
+    is committed the moment the mail server has answered, so a second run (a redelivered
+    message, the sweep, a retry) finds the letters taken or done, and a worker killed
+    mid-batch sends again at most the one letter it was sending.
     """
     drain_started(deliver_letters)
-    sent = 0
-    while True:
-        claimed = delivery.claim_letters(BATCH_SIZE, services.get_settings)
-        # Built before the commit, while the rows the claim loaded are still fresh.
-        outgoing = []
-        for letter in claimed.to_send:
-            try:
-                outgoing.append((letter.id, letter.attempts, build_letter_message(letter)))
-            except ValueError as exc:  # an address no header can carry: retrying won't help
-                delivery.move_to_fallback(letter, str(exc))
-        db.session.commit()
-        if claimed.wait_until is not None:
-            request_drain_in(deliver_letters, (claimed.wait_until - utcnow()).total_seconds())
-        if not claimed.examined:
-            return sent
-        if claimed.examined == BATCH_SIZE:
-            request_letter_delivery()  # more are waiting: another worker may share them
-        sent += _send(outgoing)
+    with watched_drain(deliver_letters.name):
+        sent = 0
+        while True:
+            claimed, outgoing = _claim_batch()
+            if claimed.wait_until is not None:
+                request_drain_in(deliver_letters,
+                                 (claimed.wait_until - utcnow()).total_seconds())
+            if not claimed.examined:
+                return sent
+            if claimed.examined == BATCH_SIZE:
+                request_letter_delivery()  # more are waiting: another worker may share them
+            sent += _send(outgoing)
 
 
-def _send(outgoing: list[tuple[int, int, Message]]) -> int:
+Outgoing = list[tuple[int, int, Message]]  # letter id, attempts, the email
+
+
+def _claim_batch() -> tuple[delivery.ClaimedLetters, Outgoing]:
+    """Claims and commits the next batch, with each claimed letter's email. If the batch
+    fails as a whole, it is claimed again letter by letter, so that a letter that cannot
+    be handled is recorded as failed and the rest go on."""
+    try:
+        return _claim_and_build(isolate=False)
+    except Exception as exc:
+        db.session.rollback()
+        log.error("a letter in the batch could not be handled (%s); claiming one by one",
+                  describe_error(exc))
+        return _claim_and_build(isolate=True)
+
+
+def _claim_and_build(*, isolate: bool) -> tuple[delivery.ClaimedLetters, Outgoing]:
+    claimed = delivery.claim_letters(BATCH_SIZE, services.get_settings, isolate=isolate)
+    # Built before the commit, while the rows the claim loaded are still fresh.
+    outgoing = []
+    for letter in claimed.to_send:
+        try:
+            outgoing.append((letter.id, letter.attempts, build_letter_message(letter)))
+        except ValueError as exc:  # an address no header can carry: retrying won't help
+            delivery.move_to_fallback(letter, str(exc))
+        except Exception as exc:
+            if not isolate:
+                raise
+            delivery.fail_letter(letter, f"could not be written: {describe_error(exc)}")
+    db.session.commit()
+    return claimed, outgoing
+
+
+def _send(outgoing: Outgoing) -> int:
     transport = current_transport()
-    delivered: list[int] = []
     sent = 0
     soonest_retry: float | None = None
-
-    def record_delivered(still_to_send: list[int]) -> None:
-        delivery.mark_sent(delivered)
-        # A batch can take a while against a slow mail server: renewing the claims of the
-        # letters still to send keeps the sweep from taking them over from a live worker.
-        delivery.renew_claims(still_to_send)
-        db.session.commit()
-        delivered.clear()
-
+    # A batch can take a while against a slow mail server: the claims of the letters still
+    # to send are renewed well within their expiry, so the sweep leaves a live worker's
+    # letters alone.
+    renew_every = current_app.config["LETTER_CLAIM_EXPIRES_SECONDS"] / 3
+    renewed_at = time.monotonic()
     for position, (letter_id, attempts, message) in enumerate(outgoing):
-        rest = [item[0] for item in outgoing[position + 1:]]
         try:
             transport.send(message)
-        except TransientMailError as exc:
-            record_delivered(rest)
-            delay = _retry_later(letter_id, attempts, str(exc))
+        except PermanentMailError as exc:
+            delivery.move_to_fallback(db.session.get(Letter, letter_id), scrub_addresses(str(exc)))
+        except Exception as exc:  # TransientMailError, and anything unforeseen: try again
+            delay = _retry_later(letter_id, attempts, describe_error(exc)
+                                 if not isinstance(exc, TransientMailError)
+                                 else scrub_addresses(str(exc)))
             if delay is not None and (soonest_retry is None or delay < soonest_retry):
                 soonest_retry = delay
-        except PermanentMailError as exc:
-            record_delivered(rest)
-            delivery.move_to_fallback(db.session.get(Letter, letter_id), str(exc))
-            db.session.commit()
         else:
+            # Recorded the moment the mail server took it: a worker killed after this
+            # line sends it no more, one killed before it sends again only this letter.
+            delivery.mark_sent([letter_id])
             sent += 1
-            delivered.append(letter_id)
-            if len(delivered) >= RECORD_SENT_EVERY:
-                record_delivered(rest)
-    record_delivered([])
+        if time.monotonic() - renewed_at >= renew_every:
+            delivery.renew_claims([item[0] for item in outgoing[position + 1:]])
+            renewed_at = time.monotonic()
+        db.session.commit()
     if soonest_retry is not None:  # one later run for the batch, not one per letter
         request_drain_in(deliver_letters, soonest_retry)
     return sent
@@ -123,7 +147,7 @@ def _send(outgoing: list[tuple[int, int, Message]]) -> int:
 
 def _retry_later(letter_id: int, attempts: int, error: str) -> float | None:
     """Gives the letter back for a retry after its backoff, and returns that backoff; or,
-    past LETTER_MAX_RETRIES, files it for the fallback channel."""
+    past LETTER_MAX_RETRIES, files it for the fallback channel. The caller commits."""
     delay = None
     if attempts > current_app.config["LETTER_MAX_RETRIES"]:
         delivery.move_to_fallback(db.session.get(Letter, letter_id),
@@ -131,7 +155,6 @@ def _retry_later(letter_id: int, attempts: int, error: str) -> float | None:
     else:
         delay = backoff_seconds(attempts - 1)
         delivery.release_for_retry(letter_id, error, utcnow() + timedelta(seconds=delay))
-    db.session.commit()
     return delay
 
 
@@ -140,37 +163,57 @@ def sweep_letters() -> int:
     """Queues again the letters whose worker died, and asks for a delivery run when
     letters are due: their run's message was lost (Redis restarted), their worker died,
     or their retry or wait under the cap is over."""
-    abandoned = delivery.requeue_abandoned(
-        claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
-    db.session.commit()
-    if abandoned:
-        log.warning("%d letters claimed by a stopped worker queued again", abandoned)
-    due = delivery.letters_due()
-    if due:
-        log.info("%d letters due; asking for a delivery run", due)
-        request_letter_delivery()
-    return due
+    with watched_drain(sweep_letters.name):
+        abandoned = delivery.requeue_abandoned(
+            claim_expires=_seconds("LETTER_CLAIM_EXPIRES_SECONDS"))
+        db.session.commit()
+        if abandoned:
+            log.warning("%d letters claimed by a stopped worker queued again", abandoned)
+        due = delivery.letters_due()
+        if due:
+            log.info("%d letters due; asking for a delivery run", due)
+            request_letter_delivery()
+        return due
 
 
 @shared_task(name="letters.send_digests")
 def send_digests() -> int:
-    """Sends each office one email with the letters waiting over its hourly cap."""
-    sent = 0
-    for target_id in digests.targets_with_waiting_digest_letters():
-        digest = digests.claim_digest(target_id)
+    """Sends each office one email with the letters waiting over its hourly cap. An office
+    whose digest cannot be handled is left for the sweep and the next run; the others
+    go on, and the run is then recorded as failed."""
+    with watched_drain(send_digests.name):
+        sent, errors = 0, []
+        for target_id in digests.targets_with_waiting_digest_letters():
+            try:
+                sent += _send_digest(target_id)
+            except Exception as exc:
+                db.session.rollback()
+                errors.append(describe_error(exc))
+        if errors:
+            raise DigestsFailed(f"{len(errors)} digests failed; the first: {errors[0]}")
+        return sent
+
+
+class DigestsFailed(RuntimeError):
+    pass
+
+
+def _send_digest(target_id: int) -> int:
+    digest = digests.claim_digest(target_id)
+    db.session.commit()
+    if digest is None:
+        return 0
+    letters = digests.digest_letters(digest)
+    try:
+        current_transport().send(
+            build_digest_message(digest, digests.digest_target(digest), letters))
+    except TransientMailError as exc:
+        digests.release_digest(digest, scrub_addresses(str(exc)))
+    except (PermanentMailError, ValueError) as exc:
+        digests.digest_to_fallback(digest, scrub_addresses(str(exc)))
+    else:
+        digests.mark_digest_sent(digest)
         db.session.commit()
-        if digest is None:
-            continue
-        letters = digests.digest_letters(digest)
-        try:
-            current_transport().send(
-                build_digest_message(digest, digests.digest_target(digest), letters))
-        except TransientMailError as exc:
-            digests.release_digest(digest, str(exc))
-        except (PermanentMailError, ValueError) as exc:
-            digests.digest_to_fallback(digest, str(exc))
-        else:
-            digests.mark_digest_sent(digest)
-            sent += 1
-        db.session.commit()
-    return sent
+        return 1
+    db.session.commit()
+    return 0

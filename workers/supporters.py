@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import shared_task
+from flask import current_app
 
+from campaign.common.errors import describe_error, scrub_addresses
 from campaign.common.types import utcnow
 from campaign.extensions import (
     db,
@@ -15,6 +18,7 @@ from campaign.extensions import (
     request_drain_in,
     request_drain_soon,
 )
+from campaign.health.drains import watched_drain
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you
@@ -46,18 +50,21 @@ def send_thank_yous() -> int:
     """Sends every thank-you email that is due, in batches, each once.
 
     A batch is claimed and committed before anything is sent, and each outcome is
-    committed with the email's new status, so a second run (a redelivered message, the
-    sweep) finds the emails taken or done and sends nothing twice.
+    committed with the email's new status the moment the mail server has answered, so a
+    second run (a redelivered message, the sweep) finds the emails taken or done and
+    sends nothing twice, and a worker killed mid-batch sends again at most the one email
+    it was sending.
     """
     drain_started(send_thank_yous)
-    sent = 0
-    while action_ids := services.claim_thank_yous(BATCH_SIZE):
+    with watched_drain(send_thank_yous.name):
+        sent = 0
+        while action_ids := services.claim_thank_yous(BATCH_SIZE):
+            db.session.commit()
+            if len(action_ids) == BATCH_SIZE:
+                request_thank_yous()  # more are waiting: another worker may share them
+            sent += _send_batch(action_ids)
         db.session.commit()
-        if len(action_ids) == BATCH_SIZE:
-            request_thank_yous()  # more are waiting: another worker may share them
-        sent += _send_batch(action_ids)
-    db.session.commit()
-    return sent
+        return sent
 
 
 def _send_batch(action_ids: list[int]) -> int:
@@ -66,20 +73,26 @@ def _send_batch(action_ids: list[int]) -> int:
     for action in services.load_actions(action_ids):
         try:
             outgoing.append((action.id, action.thank_you_attempts, build_thank_you(action)))
-        except ValueError as exc:  # an address the email package refuses: retrying won't help
-            services.fail_thank_you(action.id, f"unbuildable: {exc}")
+        except Exception as exc:  # unbuildable: retrying won't help, and the rest go on
+            services.fail_thank_you(action.id, f"unbuildable: {describe_error(exc)}")
     db.session.commit()
     sent = 0
-    for action_id, attempts, message in outgoing:
+    renew_every = current_app.config["THANK_YOU_CLAIM_EXPIRES_SECONDS"] / 3
+    renewed_at = time.monotonic()
+    for position, (action_id, attempts, message) in enumerate(outgoing):
         try:
             current_transport().send(message)
-        except TransientMailError as exc:
-            _retry_later(action_id, attempts, str(exc))
         except PermanentMailError as exc:
-            services.fail_thank_you(action_id, str(exc))
+            services.fail_thank_you(action_id, scrub_addresses(str(exc)))
+        except Exception as exc:  # TransientMailError, and anything unforeseen: try again
+            _retry_later(action_id, attempts, scrub_addresses(str(exc))
+                         if isinstance(exc, TransientMailError) else describe_error(exc))
         else:
             services.mark_thank_you_sent(action_id)
             sent += 1
+        if time.monotonic() - renewed_at >= renew_every:  # a slow mail server: still ours
+            services.renew_thank_you_claims([item[0] for item in outgoing[position + 1:]])
+            renewed_at = time.monotonic()
         db.session.commit()
     return sent
 
@@ -98,13 +111,15 @@ def sweep_thank_yous() -> int:
     """Makes pending again the thank-yous whose worker died, and asks for a run when any
     are due: their run's message was lost (Redis was down or restarted), their worker
     died, or their retry's wait is over."""
-    abandoned = services.requeue_abandoned_thank_yous()
-    db.session.commit()
-    if abandoned:
-        log.warning("%d thank-you emails claimed by a stopped worker are pending again",
-                    abandoned)
-    due = services.thank_yous_due()
-    if due:
-        log.info("%d thank-you emails due; asking for a run", due)
-        request_thank_yous()
-    return due
+    with watched_drain(sweep_thank_yous.name):
+        abandoned = services.requeue_abandoned_thank_yous(claim_expires=timedelta(
+            seconds=current_app.config["THANK_YOU_CLAIM_EXPIRES_SECONDS"]))
+        db.session.commit()
+        if abandoned:
+            log.warning("%d thank-you emails claimed by a stopped worker are pending again",
+                        abandoned)
+        due = services.thank_yous_due()
+        if due:
+            log.info("%d thank-you emails due; asking for a run", due)
+            request_thank_yous()
+        return due

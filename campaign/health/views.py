@@ -1,4 +1,6 @@
-"""`/healthz`: 200 when the database and (if configured) Redis answer, 503 otherwise."""
+"""`/healthz`: 200 when the database and (if configured) Redis answer, 503 otherwise; a
+delivery problem (a drain failing run after run, rows due too long) makes it "degraded",
+still 200: the web app itself is fine, and a load balancer must not take it out."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from campaign.extensions import db, limiter
+from campaign.health.drains import delivery_problems
 
 bp = Blueprint("health", __name__)
 
@@ -39,7 +42,21 @@ def redis_state() -> str:
 @bp.get("/healthz")
 @limiter.exempt
 def healthz():
-    state = {"database": database_state(), "redis": redis_state()}
+    state: dict = {"database": database_state(), "redis": redis_state()}
     healthy = all(value in ("ok", "not configured") for value in state.values())
-    state["status"] = "ok" if healthy else "unavailable"
+    problems = delivery_problems() if state["database"] == "ok" else []
+    state["delivery"] = [
+        {"drain": p.drain, "problem": p.summary, "error": p.error,
+         "since": p.since.isoformat() if p.since else None} for p in problems]
+    state["status"] = ("unavailable" if not healthy else "degraded" if problems else "ok")
     return jsonify(state), 200 if healthy else 503
+
+
+@bp.app_template_global("delivery_problems")
+def delivery_problems_for_staff():
+    """For the staff layout: the problems, or none when they cannot be read."""
+    try:
+        return delivery_problems()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return []

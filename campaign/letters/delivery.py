@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
+from campaign.common.errors import describe_error
 from campaign.common.sql import constant, upsert_insert
 from campaign.common.types import utcnow
 from campaign.extensions import db
@@ -31,6 +33,7 @@ from campaign.supporters.models import Action
 from campaign.targets.models import Target
 
 CAP_WINDOW = timedelta(hours=1)
+T = TypeVar("T")
 
 
 def record_event(letter: Letter, status: str, detail: str = "") -> None:
@@ -54,8 +57,8 @@ class ClaimedLetters:
     wait_until: datetime | None = None  # the soonest a letter held back may go
 
 
-def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings]
-                  ) -> ClaimedLetters:
+def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings], *,
+                  isolate: bool = False) -> ClaimedLetters:
     """Takes up to `limit` of the oldest due letters for sending, under each target's
     hourly cap.
 
@@ -64,6 +67,11 @@ def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings]
     letters over the cap wait or join a digest. The returned letters are loaded with
     their target and supporter, as their emails need them. The caller commits before
     sending.
+
+    With `isolate`, each letter is dealt with in a savepoint of its own, and a letter that
+    cannot be dealt with is recorded as failed, with the reason, while the rest go on:
+    the caller's second try after the batch as a whole failed (one bad letter must not
+    hold back every letter behind it, run after run).
     """
     now = utcnow()
     picked = (select(Letter.id).where(_due(now)).order_by(Letter.id).limit(limit)
@@ -82,37 +90,69 @@ def claim_letters(limit: int, settings_for: Callable[[int], LetterSettings]
     candidates = []
     for letter, target in rows:
         if not target.email or letter.channel == Channel.FALLBACK.value:
-            move_to_fallback(letter, "no email address for this target")
+            _deal_with(letter, isolate, lambda letter=letter: move_to_fallback(
+                letter, "no email address for this target"))
         else:
             candidates.append(letter)
 
     windows = _cap_windows(sorted({letter.target_id for letter in candidates}), now)
     for letter in candidates:
-        settings = settings_for(letter.action_page_id)
-        window = windows[letter.target_id]
-        if window.letters >= settings.target_hourly_cap:
-            if settings.over_cap == OverCap.DIGEST.value:
-                letter.channel = Channel.DIGEST.value
-                letter.next_attempt_at = None
-                record_event(letter, LetterStatus.QUEUED.value,
-                             "over the office's hourly cap: will go in a digest")
-                continue
-            until = window.started_at + CAP_WINDOW
-            if letter.next_attempt_at != until:
-                letter.next_attempt_at = until
-                record_event(letter, LetterStatus.QUEUED.value,
-                             "waiting for the office's hourly cap")
-            if claimed.wait_until is None or until < claimed.wait_until:
-                claimed.wait_until = until
-            continue
-        window.letters += 1
-        letter.claimed_at = now
-        letter.attempts += 1
-        letter.next_attempt_at = None
-        record_event(letter, LetterStatus.SENDING.value)
-        claimed.to_send.append(letter)
+        if _deal_with(letter, isolate, lambda letter=letter: _claim_under_cap(
+                letter, settings_for(letter.action_page_id), windows[letter.target_id], now,
+                claimed)):
+            claimed.to_send.append(letter)
     db.session.flush()
     return claimed
+
+
+def _claim_under_cap(letter: Letter, settings: LetterSettings, window: CapWindow,
+                     now: datetime, claimed: ClaimedLetters) -> bool:
+    """Claims the letter for sending (True) or holds it back under its office's cap."""
+    if window.letters >= settings.target_hourly_cap:
+        if settings.over_cap == OverCap.DIGEST.value:
+            letter.channel = Channel.DIGEST.value
+            letter.next_attempt_at = None
+            record_event(letter, LetterStatus.QUEUED.value,
+                         "over the office's hourly cap: will go in a digest")
+            return False
+        until = window.started_at + CAP_WINDOW
+        if letter.next_attempt_at != until:
+            letter.next_attempt_at = until
+            record_event(letter, LetterStatus.QUEUED.value,
+                         "waiting for the office's hourly cap")
+        if claimed.wait_until is None or until < claimed.wait_until:
+            claimed.wait_until = until
+        return False
+    window.letters += 1
+    letter.claimed_at = now
+    letter.attempts += 1
+    letter.next_attempt_at = None
+    record_event(letter, LetterStatus.SENDING.value)
+    return True
+
+
+def _deal_with(letter: Letter, isolate: bool, action: Callable[[], T]) -> T | None:
+    """`action()`'s result; with `isolate`, run in a savepoint, and if it fails the letter
+    is recorded as failed and the result is None."""
+    if not isolate:
+        return action()
+    try:
+        with db.session.begin_nested():
+            result = action()
+            db.session.flush()
+        return result
+    except Exception as exc:  # whatever it was, it is this letter's alone
+        fail_letter(letter, f"could not be handled: {describe_error(exc)}")
+        return None
+
+
+def fail_letter(letter: Letter, reason: str) -> None:
+    """Gives up on a letter that cannot be delivered or filed: failed, with the reason,
+    for staff to see. Flushes."""
+    letter.last_error = reason[:500]
+    letter.next_attempt_at = None
+    record_event(letter, LetterStatus.FAILED.value, reason)
+    db.session.flush()
 
 
 def _cap_windows(target_ids: list[int], now: datetime) -> dict[int, CapWindow]:
@@ -216,6 +256,13 @@ def requeue_abandoned(*, claim_expires: timedelta) -> int:
             record_event(letter, LetterStatus.QUEUED.value, "taken over from a stopped worker")
     db.session.flush()
     return len(letters)
+
+
+def oldest_letter_due_since() -> datetime | None:
+    """Since when the longest-waiting due letter has been due (its retry time or, never
+    tried, its creation), or None when none is due."""
+    return db.session.scalar(select(func.min(func.coalesce(
+        Letter.next_attempt_at, Letter.created_at))).where(_due(utcnow())))
 
 
 def letters_due() -> int:

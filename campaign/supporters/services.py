@@ -201,9 +201,6 @@ def _record_signature_in_one_statement(connection, page_id: int, signature: Sign
 # Thank-you email state. A worker claims a batch with one conditional UPDATE that skips
 # rows another worker has locked, so of two runs only one ever holds a given thank-you.
 
-CLAIM_EXPIRES_AFTER = timedelta(minutes=10)
-
-
 def _due_thank_yous(now):
     # A constant: ix_actions_thank_you_due is partial (campaign.common.sql.constant).
     return and_(Action.thank_you_status == constant(ThankYouStatus.PENDING.value),
@@ -226,17 +223,26 @@ def claim_thank_yous(limit: int) -> list[int]:
         .returning(Action.id).execution_options(synchronize_session=False)))
 
 
-def requeue_abandoned_thank_yous() -> int:
-    """Makes pending again the thank-yous claimed longer ago than CLAIM_EXPIRES_AFTER:
-    their worker died before recording what happened. Returns how many."""
+def requeue_abandoned_thank_yous(*, claim_expires: timedelta) -> int:
+    """Makes pending again the thank-yous claimed longer ago than `claim_expires`: their
+    worker died before recording what happened. Returns how many."""
     result = db.session.execute(
         update(Action)
         .where(Action.thank_you_status == ThankYouStatus.SENDING.value,
-               Action.thank_you_claimed_at < utcnow() - CLAIM_EXPIRES_AFTER)
+               Action.thank_you_claimed_at < utcnow() - claim_expires)
         .values(thank_you_status=ThankYouStatus.PENDING.value,
                 thank_you_error="taken over from a stopped worker")
         .execution_options(synchronize_session=False))
     return result.rowcount
+
+
+def renew_thank_you_claims(action_ids: list[int]) -> None:
+    """Marks these claimed thank-yous as still held by a live worker."""
+    if action_ids:
+        db.session.execute(
+            update(Action).where(Action.id.in_(action_ids),
+                                 Action.thank_you_status == ThankYouStatus.SENDING.value)
+            .values(thank_you_claimed_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def load_actions(action_ids: list[int]) -> list[Action]:
@@ -268,6 +274,12 @@ def release_thank_you(action_id: int, error: str, retry_at: datetime) -> None:
 def fail_thank_you(action_id: int, error: str) -> None:
     _set_thank_you(action_id, thank_you_status=ThankYouStatus.FAILED.value,
                    thank_you_error=error[:500])
+
+
+def oldest_thank_you_due_since() -> datetime | None:
+    """Since when the longest-waiting due thank-you has been due, or None."""
+    return db.session.scalar(select(func.min(func.coalesce(
+        Action.thank_you_next_attempt_at, Action.created_at))).where(_due_thank_yous(utcnow())))
 
 
 def thank_yous_due() -> int:

@@ -68,7 +68,7 @@ def test_redis_url_sends_tasks_to_the_broker(app):
 def test_healthz_reports_database_and_redis(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"database": "ok", "redis": "ok", "status": "ok"}
+    assert response.json == {"database": "ok", "redis": "ok", "delivery": [], "status": "ok"}
 
 
 def test_healthz_is_503_when_redis_is_down(app_settings):
