@@ -15,7 +15,7 @@ request in full before gunicorn sees it.
 
 import os
 
-from campaign.proxies import DEFAULT_TRUSTED_PROXIES, proxy_hops
+from campaign.proxies import DEFAULT_TRUSTED_PROXIES, ProxySettingError, proxy_hops
 
 
 def _int(name: str, default: int) -> int:
@@ -35,7 +35,10 @@ if os.environ.get("CAMPAIGN_ENV") == "production" and not os.environ.get("PROXY_
         "reverse proxy (the compose file's nginx, or deploy/nginx.conf), 0 when clients "
         "connect to gunicorn directly. Without it, behind a proxy, every client shares the "
         "proxy's address and one client's failed sign-ins lock out every staff member.")
-_hops = proxy_hops(os.environ.get("PROXY_FIX_X_FOR") or "0")
+try:
+    _hops = proxy_hops(os.environ.get("PROXY_FIX_X_FOR") or "0")
+except ProxySettingError as exc:
+    raise SystemExit(str(exc)) from None
 
 wsgi_app = "wsgi:app"
 bind = os.environ.get("GUNICORN_BIND") or "127.0.0.1:8000"
