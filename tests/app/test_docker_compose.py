@@ -4,6 +4,7 @@ an environment the production configuration accepts."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import runpy
 import shutil
@@ -47,6 +48,8 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def gunicorn_settings(monkeypatch, **env: str) -> dict:
     """The settings gunicorn.conf.py gives gunicorn in this environment."""
+    for key in [k for k in os.environ if k.startswith("GUNICORN_")]:
+        monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, str(value))
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
