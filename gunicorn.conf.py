@@ -5,10 +5,10 @@ each setting can be changed from the environment (GUNICORN_*).
 
 Threaded workers (gthread), not gunicorn's default sync workers: a sync worker serves one
 connection at a time, so four clients that send headers and a few bytes of body and then
-stall held all four workers for 30 s at a time (issue 10). A gthread worker waits for a
-connection's first bytes without a thread, serves GUNICORN_THREADS requests at once, and
-here a request whose body stops arriving for GUNICORN_READ_TIMEOUT seconds is answered
-408 and its thread freed. Slow headers still hold a thread until the client gives up:
+stall held all four workers for 30 s at a time (issue 10). A gthread worker serves
+GUNICORN_THREADS requests at once, leaves connections that have sent nothing yet to its
+main loop, and here a request whose body stops arriving for GUNICORN_READ_TIMEOUT seconds
+is answered 408 and its thread freed. Slow headers still hold a thread until the client gives up:
 in production a buffering proxy (deploy/nginx.conf, the compose file's nginx) takes every
 request in full before gunicorn sees it.
 """
