@@ -19,12 +19,14 @@ RUN pip install --editable .
 
 COPY migrations/ migrations/
 COPY templates/ templates/
-COPY wsgi.py ./
+COPY wsgi.py gunicorn.conf.py ./
 
-ENV INSTANCE_PATH=/var/lib/campaign
+ENV INSTANCE_PATH=/var/lib/campaign \
+    GUNICORN_BIND=0.0.0.0:8000
 USER campaign
 EXPOSE 8000
 
-# The site, logging no client addresses: docker-compose.yml's web service says why.
-CMD ["gunicorn", "--bind=0.0.0.0:8000", "--log-level=error", "--access-logfile=-", \
-     "--access-logformat=%(t)s \"%(m)s %(U)s\" %(s)s %(B)s %(M)sms", "wsgi:app"]
+# gunicorn.conf.py: threaded workers that slow clients cannot all hold, an access log
+# without client addresses. In production put a buffering proxy in front (docker-compose.yml
+# runs deploy/nginx.conf) and set PROXY_FIX_X_FOR (see README, "Running it for real").
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

@@ -4,9 +4,9 @@ import logging
 import os
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from campaign.config import INSTANCE_PATH, PROJECT_ROOT, load_config
+from campaign.proxies import TrustedProxies, check_proxy_settings
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -17,18 +17,20 @@ def create_app(overrides: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if overrides:
         app.config.update(overrides)
+    hops, networks = check_proxy_settings(app.config)
+    app.config["PROXY_FIX_X_FOR"] = hops
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
-    from campaign.security import register_security
+    from campaign.security import StrictTransportSecurity, register_security
 
     register_security(app)
     from campaign.pages.fast_path import CachedPageViews
 
     app.wsgi_app = CachedPageViews(app.wsgi_app, app)
-    if app.config["PROXY_FIX_X_FOR"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
-                                x_proto=1, x_host=1)
+    if app.config["HSTS_MAX_AGE_SECONDS"]:
+        app.wsgi_app = StrictTransportSecurity(app.wsgi_app, app.config["HSTS_MAX_AGE_SECONDS"])
+    app.wsgi_app = TrustedProxies(app.wsgi_app, hops, networks)
     logging.basicConfig(level=logging.INFO)
     # Flask-Limiter logs each breach with the client's address; supporters' addresses
     # stay out of our logs.

@@ -57,9 +57,14 @@ class Config:
     ORG_POSTAL_ADDRESS = os.environ.get("ORG_POSTAL_ADDRESS") or "1 Example Street, Example City"
 
     # Public POST limit per client address. Behind a proxy set PROXY_FIX_X_FOR to the
-    # number of proxies, or every supporter shares the proxy's address and limit.
+    # number of proxies, or every supporter shares the proxy's address and limit; the
+    # forwarded address is believed only from TRUSTED_PROXIES (campaign.proxies says why).
+    # Both are checked by create_app.
     SIGN_RATE_LIMIT = os.environ.get("SIGN_RATE_LIMIT") or "10/minute;100/hour"
-    PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
+    PROXY_FIX_X_FOR = os.environ.get("PROXY_FIX_X_FOR") or "0"
+    TRUSTED_PROXIES = os.environ.get("TRUSTED_PROXIES") or None
+    # Strict-Transport-Security max-age; 0 sends none. Production's default is a year.
+    HSTS_MAX_AGE_SECONDS = _env_int("HSTS_MAX_AGE_SECONDS", 0)
     # Failed staff sign-ins per client address: slows password guessing to a crawl.
     STAFF_LOGIN_RATE_LIMIT = os.environ.get("STAFF_LOGIN_RATE_LIMIT") or "5/minute;50/hour"
 
@@ -108,6 +113,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    HSTS_MAX_AGE_SECONDS = _env_int("HSTS_MAX_AGE_SECONDS", 365 * 24 * 3600)
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
 
 

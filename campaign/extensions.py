@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import functools
+import hashlib
+import hmac
 import logging
 import os
 import threading
@@ -54,8 +57,22 @@ class WritesOnlyLimiter(Limiter):
             super()._check_request_limit(callable_name, in_middleware)
 
 
+@functools.lru_cache(maxsize=4)
+def _address_key(secret_key: str) -> bytes:
+    return hashlib.sha256(b"rate-limit-address:" + secret_key.encode()).digest()
+
+
+def hashed_remote_address() -> str:
+    """The client's address as limits see it: an HMAC keyed by SECRET_KEY, so Redis, which
+    keeps each key for the limit's window, never holds a supporter's IP address."""
+    from flask import current_app
+
+    address = (get_remote_address() or "").encode()
+    return hmac.new(_address_key(current_app.secret_key), address, "sha256").hexdigest()[:32]
+
+
 # No X-RateLimit headers: they cost two more Redis round trips on every limited request.
-limiter = WritesOnlyLimiter(key_func=get_remote_address, default_limits=[],
+limiter = WritesOnlyLimiter(key_func=hashed_remote_address, default_limits=[],
                             headers_enabled=False)
 login_manager = LoginManager()
 # A session cookie replayed from another address or browser is dropped, not honoured.

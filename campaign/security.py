@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, Response, render_template
+from flask import Flask, Request, Response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from itsdangerous import URLSafeTimedSerializer
@@ -55,6 +55,35 @@ class StrictRequest(Request):
 _SECURITY_HEADER_ITEMS = tuple(SECURITY_HEADERS.items())
 
 
+# GET pages that are the same for every visitor (their form token aside): a browser may
+# keep these. Every other response, any answer to a POST, a letter's status page, an
+# error, and whatever page is added later, says `no-store`: it may carry a supporter's
+# name, email or letter, and must not stay in a shared computer's cache or history.
+CACHEABLE_ENDPOINTS = frozenset({"static", "pages.index", "pages.show", "pages.thanks"})
+
+
+def add_cache_policy(response: Response) -> Response:
+    if request.endpoint not in CACHEABLE_ENDPOINTS or request.method not in ("GET", "HEAD"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class StrictTransportSecurity:
+    """WSGI middleware: a Strict-Transport-Security header on every response, those the
+    page fast path answers before Flask included."""
+
+    def __init__(self, app, max_age: int):
+        self.app = app
+        self.header = ("Strict-Transport-Security", f"max-age={int(max_age)}")
+
+    def __call__(self, environ: dict, start_response):
+        def start(status, headers, exc_info=None):
+            headers.append(self.header)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
+
+
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
     if "Content-Security-Policy" in headers:  # a view chose its own policy: keep it
@@ -97,6 +126,7 @@ def register_security(app: Flask) -> None:
     app.request_class = StrictRequest
     app.session_interface = SessionInterface()
     app.after_request(add_security_headers)
+    app.after_request(add_cache_policy)
     app.after_request(set_form_cookie)
 
     @app.errorhandler(CSRFError)

@@ -16,6 +16,8 @@ if [ -z "${TEST_REDIS_URL:-}" ] && ! command -v redis-server >/dev/null; then
 fi
 command -v chromium >/dev/null || apt_packages+=(chromium)
 command -v docker-compose >/dev/null || apt_packages+=(docker-compose)
+# tests/deploy runs the committed deploy/nginx.conf in a real nginx.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || apt_packages+=(nginx)
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${apt_packages[*]}"
