@@ -1,0 +1,88 @@
+"""Failed staff sign-ins counted per account, wherever they come from.
+
+The per-address limit (STAFF_LOGIN_RATE_LIMIT) cannot see guesses spread over many
+addresses, and behind a shared address it would be the only brake. This one counts, for
+each email typed, the sign-ins that failed, in the rate limiter's storage (Redis), under
+a keyed hash of the email: Redis never holds a staff member's address. Emails without an
+account are counted the same way, so a pause says nothing about who has one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
+
+from campaign.common.text import normalise_email
+from campaign.extensions import limiter
+
+SCOPE = "staff-sign-in-account"
+
+# While Redis is down, counts are kept in this process, as Flask-Limiter's own fallback
+# does for the per-address limit; Redis is asked again on the next attempt.
+_memory = FixedWindowRateLimiter(MemoryStorage())
+
+T = TypeVar("T")
+
+
+def account_key(email: str, secret_key: str) -> str:
+    return hmac.new(secret_key.encode(), normalise_email(email).encode("utf-8", "replace"),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+class AccountThrottle:
+    def __init__(self, limits: str, secret_key: str, key_prefix: str = ""):
+        self.items: list[RateLimitItem] = parse_many(limits)
+        self.secret_key = secret_key
+        self.key_prefix = key_prefix
+
+    @classmethod
+    def from_config(cls, config) -> AccountThrottle:
+        return cls(config["STAFF_LOGIN_ACCOUNT_RATE_LIMIT"], config["SECRET_KEY"],
+                   config.get("RATELIMIT_KEY_PREFIX") or "")
+
+    def _identifiers(self, email: str) -> tuple[str, ...]:
+        return (self.key_prefix, SCOPE, account_key(email, self.secret_key))
+
+    def seconds_to_wait(self, email: str) -> int | None:
+        """None while sign-ins for `email` may go ahead; else how long the pause lasts."""
+        ids = self._identifiers(email)
+
+        def check(strategy: RateLimiter) -> int | None:
+            breached = [strategy.get_window_stats(item, *ids).reset_time
+                        for item in self.items if not strategy.test(item, *ids)]
+            return max(1, math.ceil(max(breached) - time.time())) if breached else None
+
+        return _with_storage(check)
+
+    def record_failure(self, email: str) -> None:
+        ids = self._identifiers(email)
+        _with_storage(lambda strategy: [strategy.hit(item, *ids) for item in self.items])
+
+    def clear(self, email: str) -> None:
+        """A right password forgets the account's earlier mistakes."""
+        ids = self._identifiers(email)
+        _with_storage(lambda strategy: [strategy.clear(item, *ids) for item in self.items])
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    base = limiter.storage.base_exceptions
+    return (StorageError, *(base if isinstance(base, tuple) else (base,)))
+
+
+def _with_storage(operation: Callable[[RateLimiter], T]) -> T:
+    try:
+        return operation(limiter.limiter)
+    except _storage_errors():
+        logging.getLogger(__name__).warning(
+            "rate limit storage unavailable; counting failed staff sign-ins in memory")
+        return operation(_memory)
