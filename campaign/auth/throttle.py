@@ -2,9 +2,10 @@
 
 The per-address limit (STAFF_LOGIN_RATE_LIMIT) cannot see guesses spread over many
 addresses, and behind a shared address it would be the only brake. This one counts, for
-each email typed, the sign-ins that failed, in the rate limiter's storage (Redis), under
-a keyed hash of the email: Redis never holds a staff member's address. Emails without an
-account are counted the same way, so a pause says nothing about who has one.
+each email typed, the sign-ins that failed, in the rate limiter's storage (Redis, keys
+of its own beside the limiter's), under a keyed hash of the email: Redis never holds a
+staff member's address. Emails without an account are counted the same way, so a pause
+says nothing about who has one.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from flask import Flask
 from limits import RateLimitItem, parse_many
 from limits.errors import StorageError
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from campaign.common.text import normalise_email
-from campaign.extensions import limiter
 
 SCOPE = "staff-sign-in-account"
 
@@ -40,15 +41,18 @@ def account_key(email: str, secret_key: str) -> str:
 
 
 class AccountThrottle:
-    def __init__(self, limits: str, secret_key: str, key_prefix: str = ""):
+    def __init__(self, strategy: RateLimiter, limits: str, secret_key: str,
+                 key_prefix: str = ""):
+        self.strategy = strategy
         self.items: list[RateLimitItem] = parse_many(limits)
         self.secret_key = secret_key
         self.key_prefix = key_prefix
 
     @classmethod
-    def from_config(cls, config) -> AccountThrottle:
-        return cls(config["STAFF_LOGIN_ACCOUNT_RATE_LIMIT"], config["SECRET_KEY"],
-                   config.get("RATELIMIT_KEY_PREFIX") or "")
+    def for_app(cls, app: Flask) -> AccountThrottle:
+        config = app.config
+        return cls(_app_strategy(app), config["STAFF_LOGIN_ACCOUNT_RATE_LIMIT"],
+                   config["SECRET_KEY"], config.get("RATELIMIT_KEY_PREFIX") or "")
 
     def _identifiers(self, email: str) -> tuple[str, ...]:
         return (self.key_prefix, SCOPE, account_key(email, self.secret_key))
@@ -62,27 +66,36 @@ class AccountThrottle:
                         for item in self.items if not strategy.test(item, *ids)]
             return max(1, math.ceil(max(breached) - time.time())) if breached else None
 
-        return _with_storage(check)
+        return self._with_storage(check)
 
     def record_failure(self, email: str) -> None:
         ids = self._identifiers(email)
-        _with_storage(lambda strategy: [strategy.hit(item, *ids) for item in self.items])
+        self._with_storage(lambda strategy: [strategy.hit(item, *ids) for item in self.items])
 
     def clear(self, email: str) -> None:
         """A right password forgets the account's earlier mistakes."""
         ids = self._identifiers(email)
-        _with_storage(lambda strategy: [strategy.clear(item, *ids) for item in self.items])
+        self._with_storage(
+            lambda strategy: [strategy.clear(item, *ids) for item in self.items])
 
 
-def _storage_errors() -> tuple[type[BaseException], ...]:
-    base = limiter.storage.base_exceptions
-    return (StorageError, *(base if isinstance(base, tuple) else (base,)))
+    def _with_storage(self, operation: Callable[[RateLimiter], T]) -> T:
+        base = self.strategy.storage.base_exceptions
+        errors = (StorageError, *(base if isinstance(base, tuple) else (base,)))
+        try:
+            return operation(self.strategy)
+        except errors:
+            logging.getLogger(__name__).warning(
+                "rate limit storage unavailable; counting failed staff sign-ins in memory")
+            return operation(_memory)
 
 
-def _with_storage(operation: Callable[[RateLimiter], T]) -> T:
-    try:
-        return operation(limiter.limiter)
-    except _storage_errors():
-        logging.getLogger(__name__).warning(
-            "rate limit storage unavailable; counting failed staff sign-ins in memory")
-        return operation(_memory)
+def _app_strategy(app: Flask) -> RateLimiter:
+    """One per app, on the storage its rate limiter was given (create_app sets it)."""
+    strategy = app.extensions.get("staff_sign_in_throttle")
+    if strategy is None:
+        storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"],
+                                      **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}))
+        strategy = app.extensions.setdefault("staff_sign_in_throttle",
+                                             FixedWindowRateLimiter(storage))
+    return strategy

@@ -47,7 +47,7 @@ def _failed_password(response) -> bool:
 
 
 def _account_throttle() -> AccountThrottle:
-    return AccountThrottle.from_config(current_app.config)
+    return AccountThrottle.for_app(current_app._get_current_object())
 
 
 def _paused_message(seconds: int) -> str:
