@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, flash
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -129,13 +129,21 @@ def find_staff_user(email: str) -> StaffUser | None:
 
 
 def load_staff_user(session_token: str) -> StaffUser | None:
-    """Flask-Login's user loader, for the session cookie and a remember-me cookie alike:
-    both carry a StaffSession's token (`StaffUser.get_id`), honoured while that session
-    is on (see campaign.auth.sessions)."""
+    """Flask-Login's user loader (so, unlike the rest of this module, it runs in a request),
+    for the session cookie and a remember-me cookie alike: both carry a StaffSession's
+    token (`StaffUser.get_id`), honoured while that session is on (see
+    campaign.auth.sessions). A session that just timed out says so on the sign-in page."""
     config = current_app.config
-    return staff_session_user(
-        str(session_token), idle=timedelta(minutes=config["STAFF_SESSION_IDLE_MINUTES"]),
-        lifetime=timedelta(hours=config["STAFF_SESSION_MAX_HOURS"]))
+    idle_minutes, max_hours = (config["STAFF_SESSION_IDLE_MINUTES"],
+                               config["STAFF_SESSION_MAX_HOURS"])
+
+    def say_why(reason: str) -> None:
+        flash(f"You were signed out after {idle_minutes} minutes without activity."
+              if reason == EndReason.IDLE else
+              f"You were signed out: a sign-in lasts {max_hours} hours at most.", "info")
+
+    return staff_session_user(str(session_token), idle=timedelta(minutes=idle_minutes),
+                              lifetime=timedelta(hours=max_hours), on_timeout=say_why)
 
 
 @lru_cache(maxsize=1)

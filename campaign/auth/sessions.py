@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
@@ -63,9 +64,11 @@ def end_sessions_of(user: StaffUser, reason: str) -> None:
 
 
 def staff_session_user(token: str, *, idle: timedelta, lifetime: timedelta,
+                       on_timeout: Callable[[str], None] | None = None,
                        now: datetime | None = None) -> StaffUser | None:
     """The active account whose session `token` names, if the session is still on; None
-    otherwise. A session found idle or too old is ended for good.
+    otherwise. A session found idle or too old is ended for good, and `on_timeout` told
+    why (EndReason.IDLE or EXPIRED), once.
 
     Its two writes (the end, and last_seen_at) go through a connection of their own and
     commit there: the request's own transaction belongs to its view, which may roll back.
@@ -85,6 +88,8 @@ def staff_session_user(token: str, *, idle: timedelta, lifetime: timedelta,
               else None)
     if ending is not None:
         _write_apart(staff_session.id, ended_at=now, end_reason=ending)
+        if on_timeout is not None:
+            on_timeout(ending)
         return None
     if now - staff_session.last_seen_at >= LAST_SEEN_EVERY:
         _write_apart(staff_session.id, last_seen_at=now)

@@ -10,7 +10,7 @@ from flask_login.utils import encode_cookie
 
 from campaign.auth.sessions import hash_token
 from campaign.extensions import db
-from tests.staff.conftest import PASSWORD, page_token
+from tests.staff.conftest import PASSWORD, page_text, page_token
 from tests.staff.test_accounts import change_password, password_hash
 
 SESSIONS = "SELECT ended_at IS NOT NULL, end_reason FROM staff_sessions ORDER BY id"
@@ -101,7 +101,11 @@ def test_a_session_idle_for_too_long_ends_for_good(app, staff_client, query, mon
         monkeypatch.setitem(app.config, "STAFF_SESSION_IDLE_MINUTES", idle_minutes)
     token = page_token(staff_client, "/staff/account")
     move_back(app, "last_seen_at", idle_for)
-    assert staff_client.get("/staff/").status_code == 302
+    response = staff_client.get("/staff/")
+    assert response.status_code == 302
+    minutes = app.config["STAFF_SESSION_IDLE_MINUTES"]
+    assert f"You were signed out after {minutes} minutes without activity." in page_text(
+        staff_client.get(response.headers["Location"]))
     assert query(SESSIONS) == [(True, "idle")]
     # Ended, not only idle: activity on the row cannot revive it.
     move_back(app, "last_seen_at", "-" + idle_for)
@@ -135,7 +139,11 @@ def test_a_session_ends_at_its_absolute_lifetime_however_busy(app, staff_client,
     if max_hours is not None:
         monkeypatch.setitem(app.config, "STAFF_SESSION_MAX_HOURS", max_hours)
     move_back(app, "created_at", age)
-    assert staff_client.get("/staff/").status_code == 302
+    response = staff_client.get("/staff/")
+    assert response.status_code == 302
+    hours = app.config["STAFF_SESSION_MAX_HOURS"]
+    assert f"a sign-in lasts {hours} hours at most" in page_text(
+        staff_client.get(response.headers["Location"]))
     assert query(SESSIONS) == [(True, "expired")]
 
 
