@@ -30,9 +30,9 @@ bp = Blueprint("auth", __name__, url_prefix="/staff")
 # One message for an unknown email, a wrong password and a disabled account alike.
 LOGIN_FAILED = "That email and password don't match an active staff account."
 # The same for every email typed, account or not.
-ACCOUNT_PAUSED = ("Too many sign-ins with this email address have failed, from wherever "
-                  "they came, so its sign-in is paused. Please try again in {minutes} "
-                  "minute{s}. If the failed sign-ins weren't yours, tell an admin.")
+ACCOUNT_PAUSED = ("Too many wrong passwords have been given for this email address, from "
+                  "wherever they came, so its sign-in is paused. Please try again in "
+                  "{minutes} minute{s}. If they weren't all yours, tell an admin.")
 
 
 def login_limit() -> str:

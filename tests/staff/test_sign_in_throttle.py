@@ -14,7 +14,7 @@ from tests.staff.conftest import CSRF_PATTERN, PASSWORD, page_text, page_token
 from tests.staff.test_accounts import change_password
 
 WRONG = "a wrong guess at the password"
-PAUSED = "Too many sign-ins with this email address have failed"
+PAUSED = "Too many wrong passwords have been given for this email address"
 
 
 @pytest.fixture
