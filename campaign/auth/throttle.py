@@ -78,7 +78,6 @@ class AccountThrottle:
         self._with_storage(
             lambda strategy: [strategy.clear(item, *ids) for item in self.items])
 
-
     def _with_storage(self, operation: Callable[[RateLimiter], T]) -> T:
         base = self.strategy.storage.base_exceptions
         errors = (StorageError, *(base if isinstance(base, tuple) else (base,)))
@@ -94,8 +93,13 @@ def _app_strategy(app: Flask) -> RateLimiter:
     """One per app, on the storage its rate limiter was given (create_app sets it)."""
     strategy = app.extensions.get("staff_sign_in_throttle")
     if strategy is None:
-        storage = storage_from_string(app.config["RATELIMIT_STORAGE_URI"],
-                                      **app.config.get("RATELIMIT_STORAGE_OPTIONS", {}))
+        uri = app.config["RATELIMIT_STORAGE_URI"]
+        # As the app's own Redis client: a Redis that stopped answering must not hang
+        # a sign-in; the in-memory count takes over.
+        options = {"socket_connect_timeout": 2, "socket_timeout": 5} \
+            if uri.startswith(("redis://", "rediss://")) else {}
+        storage = storage_from_string(
+            uri, **{**options, **app.config.get("RATELIMIT_STORAGE_OPTIONS", {})})
         strategy = app.extensions.setdefault("staff_sign_in_throttle",
                                              FixedWindowRateLimiter(storage))
     return strategy
