@@ -67,6 +67,14 @@ class Config:
     HSTS_MAX_AGE_SECONDS = _env_int("HSTS_MAX_AGE_SECONDS", 0)
     # Failed staff sign-ins per client address: slows password guessing to a crawl.
     STAFF_LOGIN_RATE_LIMIT = os.environ.get("STAFF_LOGIN_RATE_LIMIT") or "5/minute;50/hour"
+    # Failed sign-ins per staff account, wherever they come from: guesses at one account
+    # from many addresses (or through a shared proxy) are slowed all the same.
+    STAFF_LOGIN_ACCOUNT_RATE_LIMIT = (os.environ.get("STAFF_LOGIN_ACCOUNT_RATE_LIMIT")
+                                      or "5/minute;20/hour")
+    # A staff session ends after this long without a request, and this long after sign-in
+    # whatever happens; signing out ends it on the server at once.
+    STAFF_SESSION_IDLE_MINUTES = _env_int("STAFF_SESSION_IDLE_MINUTES", 30)
+    STAFF_SESSION_MAX_HOURS = _env_int("STAFF_SESSION_MAX_HOURS", 12)
 
     # Signature counts on pages may be this stale; a count(*) per page per process per
     # window instead of a counter row that every signature would have to update.

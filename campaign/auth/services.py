@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, flash
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from campaign.auth.models import StaffUser
+from campaign.auth.sessions import EndReason, end_sessions_of, staff_session_user
 from campaign.common.text import has_control_characters, normalise_email
 from campaign.common.types import utcnow
 from campaign.extensions import db
@@ -21,6 +24,10 @@ MAX_PASSWORD_LENGTH = 1024
 
 class StaffError(ValueError):
     """The message is fit to show whoever is creating the account."""
+
+
+class WrongPassword(StaffError):
+    """A password was checked and is not the account's."""
 
 
 def check_password(password: str) -> str:
@@ -46,7 +53,7 @@ def create_staff_user(email: str, *, name: str, password: str,
     if find_staff_user(email) is not None:
         raise StaffError(f"There is already a staff account for {email}.")
     user = StaffUser(email=email, name=name, is_active=True, is_admin=is_admin,
-                     session_epoch=0, password_hash=_hash(password))
+                     password_hash=_hash(password))
     db.session.add(user)
     db.session.flush()
     return user
@@ -68,10 +75,10 @@ def list_staff_users() -> list[StaffUser]:
 
 
 def set_password(user: StaffUser, password: str) -> None:
-    """Gives the account a new password and signs out all its sessions. Flushes; the
-    caller commits."""
+    """Gives the account a new password and ends all its sessions (the caller may start
+    one afresh for the browser that asked). Flushes; the caller commits."""
     user.password_hash = _hash(check_password(password))
-    user.session_epoch += 1
+    end_sessions_of(user, EndReason.PASSWORD)
     db.session.flush()
 
 
@@ -79,7 +86,7 @@ def change_own_password(user: StaffUser, current_password: str, new_password: st
     """A signed-in staff member's own change: the current password must be right."""
     if (len(current_password) > MAX_PASSWORD_LENGTH
             or not check_password_hash(user.password_hash, current_password)):
-        raise StaffError("Your current password is not right.")
+        raise WrongPassword("Your current password is not right.")
     if new_password == current_password:
         raise StaffError("The new password must differ from the current one.")
     set_password(user, new_password)
@@ -91,7 +98,8 @@ def set_active(user: StaffUser, active: bool) -> None:
     if user.is_active == active:
         return
     user.is_active = active
-    user.session_epoch += 1
+    if not active:
+        end_sessions_of(user, EndReason.DEACTIVATED)
     db.session.flush()
 
 
@@ -120,19 +128,22 @@ def find_staff_user(email: str) -> StaffUser | None:
         select(StaffUser).where(StaffUser.email == normalise_email(email))).one_or_none()
 
 
-def load_staff_user(session_id: str) -> StaffUser | None:
-    """Flask-Login's user loader. The session carries "id:epoch" (`StaffUser.get_id`): a
-    deactivated account, or a session from before the account's last new password, is
-    signed out on its next request."""
-    user_id, _, epoch = str(session_id).partition(":")
-    try:
-        user = db.session.get(StaffUser, int(user_id))
-        epoch_number = int(epoch)
-    except (TypeError, ValueError):
-        return None
-    if user is None or not user.is_active or user.session_epoch != epoch_number:
-        return None
-    return user
+def load_staff_user(session_token: str) -> StaffUser | None:
+    """Flask-Login's user loader (so, unlike the rest of this module, it runs in a request),
+    for the session cookie and a remember-me cookie alike: both carry a StaffSession's
+    token (`StaffUser.get_id`), honoured while that session is on (see
+    campaign.auth.sessions). A session that just timed out says so on the sign-in page."""
+    config = current_app.config
+    idle_minutes, max_hours = (config["STAFF_SESSION_IDLE_MINUTES"],
+                               config["STAFF_SESSION_MAX_HOURS"])
+
+    def say_why(reason: str) -> None:
+        flash(f"You were signed out after {idle_minutes} minutes without activity."
+              if reason == EndReason.IDLE else
+              f"You were signed out: a sign-in lasts {max_hours} hours at most.", "info")
+
+    return staff_session_user(str(session_token), idle=timedelta(minutes=idle_minutes),
+                              lifetime=timedelta(hours=max_hours), on_timeout=say_why)
 
 
 @lru_cache(maxsize=1)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
@@ -69,3 +69,15 @@ def staff_client(client: FlaskClient, create_staff, log_in) -> FlaskClient:
     response = log_in()
     assert response.status_code == 303, response.get_data(as_text=True)
     return client
+
+
+@pytest.fixture(autouse=True)
+def forget_failed_sign_ins(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Failed sign-ins counted per account start afresh in each test. The root conftest's
+    limiter.reset() clears them too, but only while the shared limiter's storage is this
+    app's Redis: another test's create_app may have pointed it elsewhere."""
+    yield
+    if "app" in request.fixturenames:
+        strategy = request.getfixturevalue("app").extensions.get("staff_sign_in_throttle")
+        if strategy is not None:
+            strategy.storage.reset()

@@ -96,10 +96,13 @@ def test_the_account_page_is_linked_from_every_staff_page(staff_client):
     assert 'href="/staff/account"' in staff_client.get("/staff/").get_data(as_text=True)
 
 
-def test_sessions_from_before_the_session_epoch_must_sign_in_again(app, staff_client):
-    # A cookie from before migration 0007 carried the bare id.
+@pytest.mark.parametrize("old_id", ["{id}", "{id}:0"])
+def test_cookies_from_before_server_side_sessions_must_sign_in_again(staff_client, query,
+                                                                    old_id):
+    # Before migration 0007 a cookie carried the bare account id, before 0013 "id:epoch".
+    [(user_id,)] = query("SELECT id FROM staff_users")
     with staff_client.session_transaction() as session:
-        session["_user_id"] = session["_user_id"].split(":")[0]
+        session["_user_id"] = old_id.format(id=user_id)
     assert staff_client.get("/staff/").status_code == 302
 
 
