@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.pages.views import bp as pages_bp
     from campaign.staff.supporter_views import bp as staff_supporters_bp
     from campaign.staff.views import bp as staff_bp
+    from campaign.supporters.views import bp as supporters_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(letters_bp)
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(staff_supporters_bp)
+    app.register_blueprint(supporters_bp)
     # After a letter page, the supporter's one email is a receipt listing their letters.
     app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}
 
