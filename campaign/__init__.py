@@ -97,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.staff.supporter_views import bp as staff_supporters_bp
     from campaign.staff.views import bp as staff_bp
     from campaign.supporters.services import oldest_thank_you_due_since
+    from campaign.supporters.views import bp as supporters_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(letters_bp)
@@ -104,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(staff_supporters_bp)
+    app.register_blueprint(supporters_bp)
     # After a letter page, the supporter's one email is a receipt listing their letters.
     app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}
     # What /healthz and staff pages watch: since when each drain's oldest row is due.

@@ -107,6 +107,8 @@ class Config:
     # Wording of consents; a change of wording gets a new version so that every
     # recorded consent says exactly what the supporter saw.
     CONSENT_EMAIL_UPDATES_VERSION = "email-updates-2026-11"
+    # How long the link in a thank-you email may confirm the supporter's opt-in.
+    CONSENT_CONFIRM_EXPIRES_SECONDS = _env_int("CONSENT_CONFIRM_EXPIRES_SECONDS", 7 * 86400)
 
 
 class DevelopmentConfig(Config):

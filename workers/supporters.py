@@ -21,7 +21,7 @@ from campaign.extensions import (
 from campaign.health.drains import watched_drain
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
 from campaign.supporters import services
-from campaign.supporters.thanks import build_thank_you
+from campaign.supporters.thanks import build_thank_you, receipt_kinds
 from workers.retry import jittered_backoff
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ def send_thank_yous() -> int:
     drain_started(send_thank_yous)
     with watched_drain(send_thank_yous.name):
         sent = 0
-        while action_ids := services.claim_thank_yous(BATCH_SIZE):
+        # One email a day per address, decided in the claim: receipts beyond it wait a day,
+        # other thank-yous and notices are skipped.
+        while action_ids := services.claim_thank_yous(BATCH_SIZE, receipt_kinds()):
             db.session.commit()
             if len(action_ids) == BATCH_SIZE:
                 request_thank_yous()  # more are waiting: another worker may share them

@@ -67,8 +67,10 @@ CHANNEL_PROMISES = {
 }
 
 
-def build_letter_receipt(action: Action) -> Message:
-    """The supporter's receipt: each target, how the letter travels, and a status link."""
+def build_letter_receipt(action: Action, confirm_url: str | None = None) -> Message:
+    """The supporter's receipt: each target, how the letter travels, and a status link
+    (the only way to it: the page after sending is the same for everyone); with the
+    opt-in's confirmation link when there is one."""
     supporter, page = action.supporter, action.page
     letters = letters_for_action(action.id)
     return build_message(
@@ -76,6 +78,7 @@ def build_letter_receipt(action: Action) -> Message:
         to=mailbox(supporter.full_name, supporter.email),
         subject=f"Your letters: {page.title}",
         context={"supporter": supporter, "page": page, "letters": letters,
-                 "promises": CHANNEL_PROMISES, "status_url": status_url(action.id)},
+                 "promises": CHANNEL_PROMISES, "status_url": status_url(action.id),
+                 "confirm_url": confirm_url},
         idempotency_key=f"thank-you:{action.id}",
     )

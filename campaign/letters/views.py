@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, make_response, redirect, render
 from campaign.extensions import db, limiter
 from campaign.letters import services
 from campaign.letters.compose import LetterError, Writer, clean_body, compose
-from campaign.letters.emails import action_id_from_token, status_token
+from campaign.letters.emails import action_id_from_token
 from campaign.letters.forms import LetterForm
 from campaign.letters.services import TargetChoice, district_key
 from campaign.pages.forms import posted_hidden_values
@@ -104,7 +104,7 @@ def preview(slug: str):
 def send(slug: str):
     page, settings, form, body, choice = _checked_submission(slug)
     if form.is_bot:
-        return redirect(url_for("pages.thanks", slug=slug), 303)
+        return redirect(url_for(".sent", slug=slug), 303)
     if choice.needs_district_choice:
         form.district.errors.append("Please choose your district before sending.")
         return render_page(page, form, 400, letter=settings)
@@ -112,15 +112,27 @@ def send(slug: str):
     result = record_signature(page.id, signature_from_form(form),
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
+        # No second letters. The answer is a fresh send's, and only the address's owner
+        # hears of it, by email: the page after sending is the same for everyone, and
+        # the status link travels only in the receipt.
         db.session.rollback()
-        return already_signed(page)
-    action_id = result.action_id
-    services.record_letters(action_id=action_id, page_id=page.id, settings=settings,
-                            body=body, writer=_writer(form), targets=choice.targets)
-    db.session.commit()
-    request_letter_delivery_soon()
+        already_signed(page.id, result.supporter_id)
+    else:
+        services.record_letters(action_id=result.action_id, page_id=page.id,
+                                settings=settings, body=body, writer=_writer(form),
+                                targets=choice.targets)
+        db.session.commit()
+        request_letter_delivery_soon()
     request_thank_yous_soon()
-    return redirect(url_for(".status", token=status_token(action_id), sent=1), 303)
+    return redirect(url_for(".sent", slug=slug), 303)
+
+
+@bp.get("/a/<slug>/letter/sent")
+def sent(slug: str):
+    """After every send, duplicate or not: where the letters' status link will come."""
+    page, _ = _letter_page(slug)
+    return render_template("letters/sent.html", page=page,
+                           share_links=share_links(page_url(page.slug), page.title))
 
 
 @bp.get("/letters/<token>")

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from markupsafe import escape
 
-from campaign.extensions import limiter
+from campaign.extensions import db, limiter
 from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm
 from campaign.letters.models import LetterSettings
@@ -27,7 +27,12 @@ from campaign.pages.forms import (
 from campaign.pages.models import PageKind
 from campaign.pages.services import PageView
 from campaign.public_forms import form_token, public_form
-from campaign.supporters.services import UTM_KEYS, Signature, commit_signature
+from campaign.supporters.services import (
+    UTM_KEYS,
+    Signature,
+    commit_signature,
+    request_already_signed_notice,
+)
 from campaign.supporters.thanks import page_url, share_links
 from workers.supporters import request_thank_yous_soon
 
@@ -164,15 +169,17 @@ def sign(slug: str):
     result = commit_signature(page.id, signature_from_form(form),
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
-        return already_signed(page)
+        already_signed(page.id, result.supporter_id)
     request_thank_yous_soon()
     return redirect(url_for(".thanks", slug=slug), 303)
 
 
-def already_signed(page: PageView):
-    """A second signature by the same email: said kindly, and nothing was changed."""
-    return render_template("pages/already_signed.html", page=page,
-                           share_links=share_links(page_url(page.slug), page.title)), 409
+def already_signed(page_id: int, supporter_id: int) -> None:
+    """A second signature with an address: the answer is the one a first signature gets,
+    so that a list of addresses tried here tells nobody who took part. Only the address's
+    owner learns it, by email, at most once a day per page. Commits."""
+    request_already_signed_notice(page_id, supporter_id)
+    db.session.commit()
 
 
 def signature_from_form(form: SignForm) -> Signature:

@@ -80,7 +80,8 @@ def _views_by(column, page: ActionPage) -> dict:
 
 
 def daily_rows(page: ActionPage) -> list[DayRow]:
-    """Views, signatures and opt-ins per UTC day, newest first."""
+    """Views, signatures and confirmed opt-ins per UTC day (the day of the tick), newest
+    first."""
     views_by_day = {_as_date(day): views
                     for day, views in _views_by(PageViewCount.day, page).items()}
     signature_day = utc_day(Action.created_at)
@@ -90,7 +91,8 @@ def daily_rows(page: ActionPage) -> list[DayRow]:
     consent_day = utc_day(Consent.granted_at)
     opt_ins_by_day = {_as_date(day): n for day, n in db.session.execute(
         select(consent_day, func.count())
-        .where(Consent.action_page_id == page.id, Consent.kind == EMAIL_UPDATES)
+        .where(Consent.action_page_id == page.id, Consent.kind == EMAIL_UPDATES,
+               Consent.confirmed_at.is_not(None))  # a tick its owner never confirmed isn't one
         .group_by(consent_day))}
     return [DayRow(day, views_by_day.get(day, 0), signatures_by_day.get(day, 0),
                    opt_ins_by_day.get(day, 0))

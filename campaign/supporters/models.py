@@ -29,6 +29,10 @@ class Supporter(db.Model):
     # Set when the supporter's personal data was erased at their request; the row stays
     # so that the pages' counts do (campaign.supporters.erasure).
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the claim of a thank-you or notice last chose this address: anyone can type
+    # anyone's email into a form, so the address gets at most one of those a day
+    # (services.claim_thank_yous).
+    last_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     actions: Mapped[list[Action]] = relationship(back_populates="supporter")
 
@@ -42,6 +46,7 @@ class ThankYouStatus(str, enum.Enum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    SKIPPED = "skipped"  # not sent: the address had its one email of the day already
 
 
 class Action(db.Model):
@@ -83,13 +88,20 @@ class Action(db.Model):
     thank_you_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thank_you_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     thank_you_error: Mapped[str] = mapped_column(String(500), default="")
+    # Set when a second signature with this address asked to tell its owner, by email,
+    # that they had signed already; from then on this action's email is that notice.
+    notice_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     supporter: Mapped[Supporter] = relationship(back_populates="actions")
     page: Mapped["ActionPage"] = relationship()  # noqa: F821 - resolved by name
 
 
 class Consent(db.Model):
-    """What a supporter agreed to, in which wording, when and where."""
+    """What a supporter agreed to, in which wording, when and where.
+
+    Ticking the box records a pending consent; only the address's owner can confirm it,
+    from the link in their thank-you email. Only confirmed consents count as opted in.
+    """
 
     __tablename__ = "consents"
 
@@ -101,3 +113,12 @@ class Consent(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     wording_version: Mapped[str] = mapped_column(String(40))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # sha256 of the confirmation link's random token: the database never holds a link
+    # that works. Replaced each time an email carrying a link is built.
+    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirm_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None

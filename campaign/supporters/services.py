@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -19,6 +20,7 @@ from campaign.common.sql import (
 from campaign.common.text import normalise_email
 from campaign.common.types import utcnow
 from campaign.extensions import db
+from campaign.pages.models import ActionPage
 from campaign.supporters.models import Action, Consent, Supporter, ThankYouStatus
 
 EMAIL_UPDATES = "email_updates"
@@ -100,7 +102,7 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
     if signature.opted_in:
         db.session.add(Consent(supporter_id=supporter_id, action_page_id=page_id,
                                kind=EMAIL_UPDATES, wording_version=consent_version,
-                               granted_at=now))
+                               granted_at=now, confirmed_at=None))  # pending: see consents.py
     db.session.flush()
     return SignResult(action_id=action_id, supporter_id=supporter_id)
 
@@ -152,7 +154,9 @@ def _fill_blank_details(supporter_id: int, signature: Signature) -> None:
 # instead of five is most of a signature's cost (profiled). Every part of a statement sees
 # the snapshot taken when it started, so `supporter` finds either the row this statement
 # inserted or one committed before it, never both; the blanks are filled in (never
-# overwritten) only for a supporter who existed already, and only with a new action.
+# overwritten) only for a supporter who existed already, and only with a new action. A
+# ticked box records a pending consent (no confirmed_at): only the address's owner
+# confirms it (campaign.supporters.consents).
 _SIGN_IN_ONE_STATEMENT = text(f"""
 WITH new_supporter AS (
     INSERT INTO supporters (email, {", ".join(DETAIL_COLUMNS)}, created_at)
@@ -175,8 +179,9 @@ WITH new_supporter AS (
       AND NOT (SELECT is_new FROM supporter)
       AND '' IN ({", ".join(DETAIL_COLUMNS)})
 ), consent AS (
-    INSERT INTO consents (supporter_id, action_page_id, kind, wording_version, granted_at)
-    SELECT supporter_id, :action_page_id, :consent_kind, :consent_version, :created_at
+    INSERT INTO consents (supporter_id, action_page_id, kind, wording_version, granted_at,
+                          confirmed_at)
+    SELECT supporter_id, :action_page_id, :consent_kind, :consent_version, :created_at, NULL
     FROM new_action WHERE :opted_in
 )
 SELECT (SELECT id FROM supporter), (SELECT id FROM new_action)
@@ -208,19 +213,107 @@ def _due_thank_yous(now):
                     Action.thank_you_next_attempt_at <= now))
 
 
-def claim_thank_yous(limit: int) -> list[int]:
+# Anyone can type anyone's email into a public form, so whatever the forms are made to
+# do, an address gets at most one thank-you or notice a day (24 hours) from the site.
+ONE_EMAIL_EVERY = timedelta(days=1)
+ONE_A_DAY = "not sent: one email per address per day"
+WAITING_FOR_TOMORROW = "waiting: one email per address per day"
+
+
+def claim_thank_yous(limit: int, postponed_kinds: Collection[str] = ()) -> list[int]:
     """Marks up to `limit` of the oldest due thank-yous (pending and not waiting for a
     retry) as being sent and returns their action ids. The caller must commit before
-    sending."""
+    sending.
+
+    At most one email a day per address: a first attempt whose supporter was chosen in
+    the last day (or earlier in this batch) is marked skipped, or, for a page of a kind in
+    `postponed_kinds` (whose email is a receipt the supporter needs), waits for the end
+    of that day. The decision is taken under the supporter's row lock, so two workers
+    never both choose one address. A supporter locked by someone else (another claim,
+    an erasure) is left for the next run; the sweep finds it if no run comes.
+    """
+    while True:
+        now = utcnow()
+        rows = db.session.execute(
+            select(Action.id, Action.supporter_id, Action.thank_you_attempts,
+                   Action.notice_requested_at, ActionPage.kind)
+            .join(ActionPage, ActionPage.id == Action.action_page_id)
+            .where(_due_thank_yous(now)).order_by(Action.id).limit(limit)
+            .with_for_update(skip_locked=True, of=Action.__table__)).all()
+        if not rows:
+            return []
+        # In id order, so that two claims never wait for each other's supporters; an
+        # erasure holds its supporter before their actions, hence SKIP LOCKED here.
+        last_emailed = dict(db.session.execute(
+            select(Supporter.id, Supporter.last_emailed_at)
+            .where(Supporter.id.in_({row.supporter_id for row in rows}))
+            .order_by(Supporter.id)
+            .with_for_update(skip_locked=True, key_share=True)).all())
+        send, skip, postpone, chosen = [], [], {}, set()
+        for row in rows:
+            if row.supporter_id not in last_emailed:
+                continue  # locked elsewhere: stays pending
+            last = last_emailed[row.supporter_id]
+            if row.thank_you_attempts > 0:
+                send.append(row.id)  # a retry of an email the address was chosen for
+                chosen.add(row.supporter_id)
+            elif row.supporter_id in chosen or (last is not None
+                                                 and last > now - ONE_EMAIL_EVERY):
+                if row.kind in postponed_kinds and row.notice_requested_at is None:
+                    postpone[row.id] = max(last or now, now - ONE_EMAIL_EVERY) + ONE_EMAIL_EVERY
+                else:
+                    skip.append(row.id)
+            else:
+                send.append(row.id)
+                chosen.add(row.supporter_id)
+                last_emailed[row.supporter_id] = now
+        _record_claim_decisions(now, send, skip, postpone, chosen)
+        if send or not (skip or postpone):
+            return send
+
+
+def _record_claim_decisions(now, send: list[int], skip: list[int],
+                            postpone: dict[int, datetime], chosen: set[int]) -> None:
+    if send:
+        db.session.execute(
+            update(Action).where(Action.id.in_(send))
+            .values(thank_you_status=ThankYouStatus.SENDING.value, thank_you_claimed_at=now,
+                    thank_you_attempts=Action.thank_you_attempts + 1,
+                    thank_you_next_attempt_at=None)
+            .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Supporter).where(Supporter.id.in_(chosen)).values(last_emailed_at=now)
+            .execution_options(synchronize_session=False))
+    if skip:
+        db.session.execute(
+            update(Action).where(Action.id.in_(skip))
+            .values(thank_you_status=ThankYouStatus.SKIPPED.value, thank_you_error=ONE_A_DAY,
+                    thank_you_next_attempt_at=None)
+            .execution_options(synchronize_session=False))
+    for action_id, due_at in postpone.items():
+        _set_thank_you(action_id, thank_you_next_attempt_at=due_at,
+                       thank_you_error=WAITING_FOR_TOMORROW)
+
+
+def request_already_signed_notice(page_id: int, supporter_id: int) -> bool:
+    """After a second signature on a page: asks for an email telling the address's owner
+    (and nobody else) that they had signed already, at most once a day per page. Nothing
+    is asked while the first thank-you is still on its way. Flushes; the caller commits,
+    then asks for a run. Returns whether a notice was asked for."""
     now = utcnow()
-    due = (select(Action.id).where(_due_thank_yous(now)).order_by(Action.id).limit(limit)
-           .with_for_update(skip_locked=True))
-    return list(db.session.scalars(
-        update(Action).where(Action.id.in_(due.scalar_subquery()))
-        .values(thank_you_status=ThankYouStatus.SENDING.value, thank_you_claimed_at=now,
-                thank_you_attempts=Action.thank_you_attempts + 1,
-                thank_you_next_attempt_at=None)
-        .returning(Action.id).execution_options(synchronize_session=False)))
+    result = db.session.execute(
+        update(Action)
+        .where(Action.action_page_id == page_id, Action.supporter_id == supporter_id,
+               Action.thank_you_status.in_([ThankYouStatus.SENT.value,
+                                            ThankYouStatus.FAILED.value,
+                                            ThankYouStatus.SKIPPED.value]),
+               or_(Action.notice_requested_at.is_(None),
+                   Action.notice_requested_at <= now - ONE_EMAIL_EVERY))
+        .values(notice_requested_at=now, thank_you_status=ThankYouStatus.PENDING.value,
+                thank_you_attempts=0, thank_you_next_attempt_at=None, thank_you_error="",
+                thank_you_claimed_at=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount > 0
 
 
 def requeue_abandoned_thank_yous(*, claim_expires: timedelta) -> int:

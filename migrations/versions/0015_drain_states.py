@@ -1,7 +1,7 @@
 """drain states: how each delivery drain's last runs went, for /healthz and staff
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-01 06:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0010'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

@@ -39,11 +39,24 @@ def test_preview_shows_each_letter_as_it_will_be_sent(client, letter_page):
     assert f'action="/a/{slug}/letter/send"' in html
 
 
-def test_sending_records_one_letter_per_target_and_shows_their_status(client, letter_page,
-                                                                      send_letter, query):
+def receipt_status_link(app, smtp_sink) -> str:
+    """The status link from the supporter's receipt, sent by the real task in this
+    process: the only place the link is given."""
+    from tests.supporters.test_thank_you import run_task_here
+
+    run_task_here(app, "supporters.send_thank_yous")
+    receipt = smtp_sink.wait_for(1)[-1].message
+    assert receipt["Subject"].startswith("Your letters:")
+    plain = receipt.get_body(("plain",)).get_content()
+    return re.search(r"http://campaign\.test(/letters/\S+)", plain).group(1)
+
+
+def test_sending_records_one_letter_per_target_and_the_receipt_links_their_status(
+        app, client, letter_page, send_letter, smtp_sink, query):
     slug, target_ids = letter_page()
     response = send_letter(slug)
     assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/a/{slug}/letter/sent")
     assert counts(query) == (1, 1, 2)
     rows = query("SELECT target_id, status, channel, idempotency_key, is_personalised, "
                  "subject FROM letters ORDER BY target_id")
@@ -51,11 +64,12 @@ def test_sending_records_one_letter_per_target_and_shows_their_status(client, le
     assert rows == [(target_id, "queued", "email", f"letter:{action_id}:{target_id}", False,
                      "Stop the forced-labour trade") for target_id in target_ids]
     assert query("SELECT status FROM letter_events") == [("queued",), ("queued",)]
-    status_page = client.get(response.headers["Location"])
-    html = status_page.get_data(as_text=True)
+    sent = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "your letters are on their way" in sent
+    assert "Check your email" in sent
+    status_page = client.get(receipt_status_link(app, smtp_sink))
     assert status_page.status_code == 200
-    assert "your letters are on their way" in html
-    assert html.count('class="status-queued"') == 2
+    assert status_page.get_data(as_text=True).count('class="status-queued"') == 2
 
 
 def test_where_the_supporter_came_from_travels_through_the_preview(client, letter_page,
@@ -91,12 +105,57 @@ def test_a_fixed_letter_ignores_what_the_form_sends(letter_page, send_letter, qu
     assert not any("Something else" in body for body in bodies)
 
 
-def test_writing_twice_with_one_email_sends_nothing_more(letter_page, send_letter, query):
+def test_writing_twice_with_one_email_sends_nothing_more_and_answers_as_a_first_send(
+        app, letter_page, send_letter, query):
+    from tests.letters.conftest import default_body
+    from tests.pages.test_sign import answer
+
     slug, _ = letter_page()
     send_letter(slug)
-    again = send_letter(slug, email="HYE-JIN@example.org")
-    assert again.status_code == 409
-    assert counts(query) == (1, 1, 2)
+
+    def send_as(client, email):
+        data = {"csrf_token": csrf_token(client, slug), "body": default_body(client, slug),
+                **letter_fields(email=email, first_name="Someone")}
+        assert client.post(f"/a/{slug}/letter/preview", data=data).status_code == 200
+        return client.post(f"/a/{slug}/letter/send", data=data)
+
+    tester, newcomer = app.test_client(), app.test_client()
+    again = send_as(tester, "HYE-JIN@example.org")
+    fresh = send_as(newcomer, "newcomer@example.org")
+    assert again.status_code == 303
+    assert answer(again) == answer(fresh)
+    location = again.headers["Location"]
+    assert answer(tester.get(location)) == answer(newcomer.get(location))
+    assert counts(query) == (2, 2, 4)  # the newcomer's two letters; none for the second try
+    assert query("SELECT first_name FROM supporters ORDER BY id") == [("Hye-jin",),
+                                                                        ("Someone",)]
+
+
+def test_a_receipt_waits_for_the_address_s_next_day_rather_than_being_dropped(
+        app, create_page, create_signature, letter_page, send_letter, smtp_sink, query):
+    from tests.supporters.test_thank_you import run_task_here
+
+    create_signature(create_page(), email="hye-jin@example.org")
+    slug, _ = letter_page()
+    send_letter(slug, opt_in="y")
+    assert run_task_here(app, "supporters.send_thank_yous").result == 1  # the petition's
+    [(status, error, waits)] = query(
+        "SELECT thank_you_status, thank_you_error, "
+        "thank_you_next_attempt_at > now() + interval '23 hours' FROM actions "
+        "WHERE action_page_id = (SELECT id FROM action_pages WHERE slug = :slug)", slug=slug)
+    assert (status, error, waits) == ("pending", "waiting: one email per address per day",
+                                      True)
+    with app.app_context():  # the next day
+        db.session.execute(text(
+            "UPDATE supporters SET last_emailed_at = last_emailed_at - interval '1 day'; "
+            "UPDATE actions SET thank_you_next_attempt_at = now() "
+            "WHERE thank_you_status = 'pending'"))
+        db.session.commit()
+    assert run_task_here(app, "supporters.send_thank_yous").result == 1
+    receipt = smtp_sink.wait_for(2)[1].message
+    plain = receipt.get_body(("plain",)).get_content()
+    assert "http://campaign.test/letters/" in plain
+    assert "http://campaign.test/confirm/" in plain  # the opt-in on the letter page
 
 
 @pytest.mark.parametrize(("fields", "body", "message"), [
@@ -145,10 +204,11 @@ def test_the_plain_sign_form_cannot_bypass_the_letter(client, letter_page, query
     assert counts(query) == (0, 0, 0)
 
 
-def test_status_link_cannot_be_guessed(client, letter_page, send_letter):
+def test_status_link_cannot_be_guessed(app, client, letter_page, send_letter, smtp_sink):
     slug, _ = letter_page()
-    location = send_letter(slug).headers["Location"]
-    token = location.split("/letters/")[1].split("?")[0]
+    send_letter(slug)
+    link = receipt_status_link(app, smtp_sink)
+    token = link.split("/letters/")[1].split("?")[0]
     assert client.get(f"/letters/{token}").status_code == 200
     assert client.get("/letters/1").status_code == 404
     assert client.get(f"/letters/{token[:-2]}xx").status_code == 404

@@ -18,7 +18,8 @@ SLUG = "report-page"
 
 @pytest.fixture
 def signed_page(app, client, create_page, create_signature):
-    """Five views (three from ?source=mail), three signatures over two UTC days."""
+    """Five views (three from ?source=mail), three signatures over two UTC days, two
+    confirmed opt-ins."""
     create_page(slug=SLUG)
     for url in [f"/a/{SLUG}?source=mail"] * 3 + [f"/a/{SLUG}"] * 2:
         assert client.get(url).status_code == 200
@@ -38,6 +39,8 @@ def signed_page(app, client, create_page, create_signature):
         db.session.execute(text(
             "UPDATE consents SET granted_at = :at WHERE supporter_id = "
             "(SELECT supporter_id FROM actions WHERE id = :id)"), {"at": at, "id": late})
+        # Both owners confirmed from their thank-you's link: only then is a tick an opt-in.
+        db.session.execute(text("UPDATE consents SET confirmed_at = now()"))
         db.session.commit()
     return SLUG
 

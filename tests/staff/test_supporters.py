@@ -76,7 +76,9 @@ def test_a_supporter_page_shows_actions_and_consents(staff_client, people, query
     assert '<dd id="supporter-email">min-ji.kim@example.org</dd>' in html
     actions = html.split('id="supporter-actions"')[1].split("</table>")[0]
     assert "mail" in actions and "pending" in actions
-    assert "email_updates" in html.split('id="supporter-consents"')[1]
+    consents = html.split('id="supporter-consents"')[1].split("</table>")[0]
+    assert "email_updates" in consents
+    assert "not confirmed: not opted in" in consents  # a tick nobody confirmed by email
     assert staff_client.get("/staff/supporters/999999").status_code == 404
 
 
