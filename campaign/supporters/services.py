@@ -194,7 +194,7 @@ def _record_signature_in_one_statement(connection, page_id: int, signature: Sign
         supporter_id, action_id = connection.execute(statement, values).fetchone()
         if supporter_id is not None:
             return SignResult(action_id=action_id, supporter_id=supporter_id)
-    raise RuntimeError(f"supporter {email!r} neither inserted nor found")
+    raise RuntimeError("a signature's supporter was neither inserted nor found")
 
 
 # Thank-you email state. A worker claims a batch with one conditional UPDATE that skips
