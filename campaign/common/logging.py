@@ -39,7 +39,10 @@ class PrivatePathFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = _redacted(record.msg)
         if isinstance(record.args, dict):
-            record.args = {key: _redacted(value) for key, value in record.args.items()}
+            # In place: gunicorn's access log passes a dict subclass that answers "-" for
+            # a header the request did not send.
+            for key, value in list(record.args.items()):
+                record.args[key] = _redacted(value)
         elif record.args:
             record.args = tuple(_redacted(value) for value in record.args)
         return True
