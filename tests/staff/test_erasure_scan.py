@@ -42,26 +42,23 @@ def personal_data_found(app) -> list[tuple[str, str, str]]:
 
 
 def test_erasure_leaves_the_email_and_name_in_no_column_of_any_table(
-        app, client, staff_client, create_page, letter_page, smtp_sink, query):
+        app, client, staff_client, create_page, letter_page, smtp_sink, query, monkeypatch):
     petition = create_page(slug="petition-page")
     letters, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org"),
                                       ("Consulate", "Consul-General", None)])
     # A signature with where they came from (per person on), and letters to two offices.
-    app.config["ATTRIBUTION_PER_PERSON"] = True
-    try:
-        response = client.post(
-            f"/a/{petition}?source=mail",
-            data={"csrf_token": csrf_token(client, petition), "opt_in": "y",
-                  "utm_source": "news", "utm_content": EMAIL,
-                  "referrer": "https://forum.example", **PERSON})
-        assert response.status_code == 303
-        data = {"csrf_token": csrf_token(client, letters), **PERSON,
-                "body": "From Wonsanville: please act."}
-        assert client.post(f"/a/{letters}/letter/preview", data=data).status_code == 200
-        sent = client.post(f"/a/{letters}/letter/send", data=data)
-        assert sent.status_code == 303
-    finally:
-        app.config["ATTRIBUTION_PER_PERSON"] = False
+    monkeypatch.setitem(app.config, "ATTRIBUTION_PER_PERSON", True)
+    response = client.post(
+        f"/a/{petition}?source=mail",
+        data={"csrf_token": csrf_token(client, petition), "opt_in": "y",
+              "utm_source": "news", "utm_content": EMAIL,
+              "referrer": "https://forum.example", **PERSON})
+    assert response.status_code == 303
+    data = {"csrf_token": csrf_token(client, letters), **PERSON,
+            "body": "From Wonsanville: please act."}
+    assert client.post(f"/a/{letters}/letter/preview", data=data).status_code == 200
+    sent = client.post(f"/a/{letters}/letter/send", data=data)
+    assert sent.status_code == 303
     status_path = sent.headers["Location"].split("?")[0]
 
     # Mail servers that quote the supporter's address: the petition's thank-you refused
