@@ -173,10 +173,11 @@ def _counted_attribution(page_id: int, signature: Signature, now) -> dict:
     """The parameters that add one to the page's count for this signature's attribution
     on this UTC day; `count_attribution` is false when it came with none."""
     attribution = _attribution(signature)
+    counted = any(attribution.values())
     key = hashlib.sha256("\x1f".join(attribution[c] for c in ATTRIBUTION_COLUMNS)
-                         .encode()).hexdigest()
+                         .encode()).hexdigest() if counted else ""
     return {"action_page_id": page_id, "counted_day": now.date(), "counted_key": key,
-            "count_attribution": any(attribution.values()),
+            "count_attribution": counted,
             **{COUNTED_COLUMNS[column]: value for column, value in attribution.items()}}
 
 
