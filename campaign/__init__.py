@@ -35,6 +35,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     # Flask-Limiter logs each breach with the client's address; supporters' addresses
     # stay out of our logs.
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
+    from campaign.common.logging import install_log_redaction, keep_database_errors_terse
+
+    install_log_redaction()
+    keep_database_errors_terse()
     return app
 
 

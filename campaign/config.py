@@ -33,6 +33,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return value.strip().lower() in ("1", "true", "yes", "on") if value else default
+
+
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_PATH / 'campaign.sqlite3'}"
     # Operators paste URLs from hosting dashboards; make them use psycopg 3.
@@ -46,7 +51,9 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # A failed statement's bound parameters (a letter's text, a name, a town) must never
+    # reach a log line or an exception message.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     BASE_URL = (os.environ.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     SMTP_URL = os.environ.get("SMTP_URL") or None
@@ -93,6 +100,12 @@ class Config:
     LETTER_RETRY_BASE_SECONDS = float(os.environ.get("LETTER_RETRY_BASE_SECONDS") or 30)
     LETTER_MAX_RETRIES = _env_int("LETTER_MAX_RETRIES", 10)
     DIGEST_EVERY_SECONDS = float(os.environ.get("DIGEST_EVERY_SECONDS") or 900)
+    # A supporter's private link to their letters' status works this many days.
+    LETTER_STATUS_LINK_DAYS = _env_int("LETTER_STATUS_LINK_DAYS", 90)
+
+    # Where signers came from (?source=, UTM fields, referring site) is kept as counts per
+    # page and day; only with this on is it also stored on each signature, tied to a person.
+    ATTRIBUTION_PER_PERSON = _env_bool("ATTRIBUTION_PER_PERSON")
 
     # Delivery is "degraded" (/healthz and a notice on staff pages) when a drain failed
     # this many runs in a row, or a row has been due this long.
@@ -124,7 +137,8 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     HSTS_MAX_AGE_SECONDS = _env_int("HSTS_MAX_AGE_SECONDS", 365 * 24 * 3600)
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10}
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True,
+                                 "pool_size": 10, "max_overflow": 10}
 
 
 CONFIGS = {c.ENV_NAME: c for c in (DevelopmentConfig, TestingConfig, ProductionConfig)}

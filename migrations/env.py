@@ -9,8 +9,9 @@ from flask import current_app
 config = context.config
 
 # Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# This line sets up loggers basically. An upgrade run inside the app's process (tests,
+# scripts) must not silence the loggers the app set up before it (Flask's error log).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

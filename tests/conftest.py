@@ -239,6 +239,8 @@ def worker_env(app_settings: dict) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "CAMPAIGN_"))}
     env.update({
         "CAMPAIGN_ENV": "development",
+        # The receipt unseals the status link the web app sealed with this key.
+        "SECRET_KEY": app_settings["SECRET_KEY"],
         "DATABASE_URL": app_settings["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": app_settings["REDIS_URL"],
         "SMTP_URL": app_settings["SMTP_URL"],

@@ -10,6 +10,9 @@ from markdown_it import MarkdownIt
 # Anything that could break out of a header line or fake one.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
+# Anything shaped like an email address, for taking addresses out of text we store.
+_EMAIL_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+")
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
 
 ALLOWED_TAGS = {
@@ -21,6 +24,12 @@ ALLOWED_TAGS = {
 def normalise_email(email: str | None) -> str:
     """How every email is stored and looked up: the database holds us to lower case."""
     return (email or "").strip().lower()
+
+
+def without_addresses(text: str) -> str:
+    """`text` with every email address in it replaced by "<address>": a mail server's
+    error quotes the addresses it refused, and those errors are stored and logged."""
+    return _EMAIL_ADDRESS.sub("<address>", text)
 
 
 def has_control_characters(value: str) -> bool:

@@ -5,34 +5,17 @@ from __future__ import annotations
 from email.message import Message
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 
 from campaign.letters.models import Channel, Letter, LetterDigest
 from campaign.letters.services import letters_for_action
+from campaign.letters.status_links import status_link_token
 from campaign.mail.messages import build_message, mailbox
 from campaign.supporters.models import Action
 from campaign.targets.models import Target
 
 
-def _status_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="letter-status")
-
-
-def status_token(action_id: int) -> str:
-    """An unguessable link to one supporter's letters, without a login."""
-    return _status_serializer().dumps(action_id)
-
-
-def action_id_from_token(token: str) -> int | None:
-    try:
-        value = _status_serializer().loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, int) else None
-
-
-def status_url(action_id: int) -> str:
-    return f"{current_app.config['BASE_URL']}/letters/{status_token(action_id)}"
+def status_url(token: str) -> str:
+    return f"{current_app.config['BASE_URL']}/letters/{token}"
 
 
 def build_letter_message(letter: Letter) -> Message:
@@ -69,16 +52,18 @@ CHANNEL_PROMISES = {
 
 def build_letter_receipt(action: Action, confirm_url: str | None = None) -> Message:
     """The supporter's receipt: each target, how the letter travels, and a status link
-    (the only way to it: the page after sending is the same for everyone); with the
-    opt-in's confirmation link when there is one."""
+    (the only way to it: the page after sending is the same for everyone; none once the
+    link is gone); with the opt-in's confirmation link when there is one."""
     supporter, page = action.supporter, action.page
     letters = letters_for_action(action.id)
+    token = status_link_token(action.id, secret_key=current_app.config["SECRET_KEY"])
     return build_message(
         "letter_receipt",
         to=mailbox(supporter.full_name, supporter.email),
         subject=f"Your letters: {page.title}",
         context={"supporter": supporter, "page": page, "letters": letters,
-                 "promises": CHANNEL_PROMISES, "status_url": status_url(action.id),
+                 "promises": CHANNEL_PROMISES, "status_url": status_url(token) if token else None,
+                 "link_days": current_app.config["LETTER_STATUS_LINK_DAYS"],
                  "confirm_url": confirm_url},
         idempotency_key=f"thank-you:{action.id}",
     )

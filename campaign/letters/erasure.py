@@ -3,15 +3,18 @@
 A letter's text carries the supporter's name and address in its sign-off. Letters not
 yet delivered are withdrawn: they fail with a reason, leave any open fallback batch and
 digest, and are never sent. Letters already delivered stay counted, their text replaced.
+Their history keeps its statuses and times but not its details (a mail server's error
+may quote an address), and the status link stops working.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.letters.delivery import record_event
-from campaign.letters.models import Letter, LetterStatus
+from campaign.letters.models import Letter, LetterEvent, LetterStatus
+from campaign.letters.status_links import delete_status_links_of
 from campaign.supporters.erasure import ErasureRefused
 from campaign.supporters.models import Action
 
@@ -31,8 +34,16 @@ def erase_letters_of(supporter_id: int) -> int:
     if any(letter.status == LetterStatus.SENDING.value for letter in letters):
         raise ErasureRefused("A letter from this supporter is being sent right now. "
                              "Please try again in a minute.")
+    if letters:
+        # Before this erasure's own events are added, which say nothing personal.
+        db.session.execute(
+            update(LetterEvent)
+            .where(LetterEvent.letter_id.in_([letter.id for letter in letters]))
+            .values(detail="").execution_options(synchronize_session=False))
+    delete_status_links_of(supporter_id)
     withdrawn = 0
     for letter in letters:
+        letter.last_error = ""
         if letter.status in UNDELIVERED:
             letter.fallback_batch_id = None
             letter.digest_id = None

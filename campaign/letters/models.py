@@ -188,3 +188,22 @@ class FallbackBatch(db.Model):
 
     target: Mapped["Target"] = relationship()  # noqa: F821
     letters: Mapped[list[Letter]] = relationship(order_by="Letter.id")
+
+
+class LetterStatusLink(db.Model):
+    """A supporter's private link to their letters' status page.
+
+    The token is random and only its SHA-256 is looked up, so a copy of the database
+    alone opens no status page. The receipt email is built later by a worker, which
+    needs the token itself: it is kept sealed with a pad derived from SECRET_KEY and the
+    action (campaign.letters.status_links). The link ends at `expires_at`, and erasure
+    deletes the row.
+    """
+
+    __tablename__ = "letter_status_links"
+
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed_token: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, url_for
 
 from campaign.extensions import db, limiter
 from campaign.letters import services
 from campaign.letters.compose import LetterError, Writer, clean_body, compose
-from campaign.letters.emails import action_id_from_token
 from campaign.letters.forms import LetterForm
 from campaign.letters.services import TargetChoice, district_key
+from campaign.letters.status_links import action_for_token, create_status_link
 from campaign.pages.forms import posted_hidden_values
 from campaign.pages.views import (
     already_signed,
@@ -121,6 +121,9 @@ def send(slug: str):
         services.record_letters(action_id=result.action_id, page_id=page.id,
                                 settings=settings, body=body, writer=_writer(form),
                                 targets=choice.targets)
+        create_status_link(
+            result.action_id, secret_key=current_app.config["SECRET_KEY"],
+            valid_for=timedelta(days=current_app.config["LETTER_STATUS_LINK_DAYS"]))
         db.session.commit()
         request_letter_delivery_soon()
     request_thank_yous_soon()
@@ -137,15 +140,19 @@ def sent(slug: str):
 
 @bp.get("/letters/<token>")
 def status(token: str):
-    action_id = action_id_from_token(token)
-    if action_id is None:
-        abort(404)
-    letters = services.letters_for_action(action_id)
+    """A supporter's letters, by the private link in their receipt. The path is the secret:
+    the access logs redact it (campaign.common.logging), and the page's meta tag keeps
+    it out of the Referer of anything loaded or followed from it."""
+    action_id = action_for_token(token)
+    letters = services.letters_for_action(action_id) if action_id is not None else []
     if not letters:
         abort(404)
     page = letters[0].action.page
-    return render_template("letters/status.html", letters=letters, page=page,
-                           share_links=share_links(page_url(page.slug), page.title))
+    response = make_response(render_template(
+        "letters/status.html", letters=letters, page=page,
+        share_links=share_links(page_url(page.slug), page.title)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/a/<slug>/letter/edit")

@@ -32,10 +32,13 @@ def stable_message_id(key: str, mail_from: str) -> str:
     return f"<{digest}@{sender_domain(mail_from)}>"
 
 
+# These errors end up stored as a letter's or a thank-you's failure reason: they never
+# quote the value, which is a supporter's name or address.
+
+
 def _header_text(value: str) -> str:
     if _NOT_IN_A_HEADER.search(value):
-        raise ValueError(f"a header may not contain line breaks or control characters: "
-                         f"{value!r}")
+        raise ValueError("a header may not contain line breaks or control characters")
     return value
 
 
@@ -44,7 +47,7 @@ def mailbox(display_name: str, address: str) -> str:
     Raises ValueError for a name or an address no header could carry."""
     _header_text(display_name)
     if not _ADDRESS.fullmatch(_header_text(address)) or not address.isascii():
-        raise ValueError(f"not an email address we can send to: {address!r}")
+        raise ValueError("not an email address we can send to")
     return formataddr((display_name, address), charset="utf-8")
 
 

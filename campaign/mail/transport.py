@@ -13,9 +13,15 @@ from email.message import Message
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from campaign.common.text import without_addresses
+
 
 class MailError(Exception):
-    pass
+    """Its message is stored as a failure reason and may be logged: the addresses a
+    server's reply quotes (the supporter's, for a thank-you) are taken out of it."""
+
+    def __init__(self, message: str):
+        super().__init__(without_addresses(message))
 
 
 class TransientMailError(MailError):

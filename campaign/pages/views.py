@@ -192,7 +192,8 @@ def signature_from_form(form: SignForm) -> Signature:
         opted_in=form.opt_in.data,
         source=tracking["source"],
         utm={key: tracking[f"utm_{key}"] for key in UTM_KEYS},
-        referrer=tracking["referrer"])
+        referrer=tracking["referrer"],
+        attribution_per_person=current_app.config["ATTRIBUTION_PER_PERSON"])
 
 
 @bp.get("/a/<slug>/thanks")

@@ -1,8 +1,9 @@
 """A page's numbers for staff: views, signatures and opt-ins by day and by source.
 
 Everything here is a count. Page views were only ever stored as counts per page, day and
-source (campaign.pages.cache.ViewCounter), so nothing can tie a view to a person; the
-signature figures are grouped the same way, and no row names a supporter.
+source (campaign.pages.cache.ViewCounter), so nothing can tie a view to a person; where
+signers came from is read from the same kind of counts (SignatureAttributionCount),
+not from their actions, and no row names a supporter.
 Days are UTC days on both backends.
 """
 
@@ -15,7 +16,7 @@ from sqlalchemy import Date, cast, func, select
 
 from campaign.extensions import db
 from campaign.pages.models import ActionPage, PageViewCount
-from campaign.supporters.models import Action, Consent
+from campaign.supporters.models import Action, Consent, SignatureAttributionCount
 from campaign.supporters.services import EMAIL_UPDATES
 
 TOP_ROWS = 50  # most source, UTM and referrer rows shown: the long tail is noise
@@ -100,30 +101,42 @@ def daily_rows(page: ActionPage) -> list[DayRow]:
                               | set(opt_ins_by_day), reverse=True)]
 
 
+def _signatures_by_source(page: ActionPage, total: int) -> dict[str, int]:
+    counts = SignatureAttributionCount
+    by_source = dict(db.session.execute(
+        select(counts.source, func.sum(counts.signatures))
+        .where(counts.action_page_id == page.id, counts.source != "")
+        .group_by(counts.source)).all())
+    # Signatures with no source are not all counted there: those with nothing are the rest.
+    by_source[""] = total - sum(by_source.values())
+    return by_source
+
+
 def page_report(page: ActionPage) -> PageReport:
     days = daily_rows(page)
+    signatures = sum(row.signatures for row in days)
     views_by_source = _views_by(PageViewCount.source, page)
-    signatures_by_source = dict(db.session.execute(
-        select(Action.source, func.count()).where(Action.action_page_id == page.id)
-        .group_by(Action.source)).all())
+    signatures_by_source = _signatures_by_source(page, signatures)
     sources = sorted(
         (SourceRow(source, views_by_source.get(source, 0), signatures_by_source.get(source, 0))
-         for source in set(views_by_source) | set(signatures_by_source)),
+         for source in set(views_by_source) | {s for s, n in signatures_by_source.items() if n}),
         key=lambda row: (-row.signatures, -row.views, row.source))[:TOP_ROWS]
-    utm = (Action.utm_source, Action.utm_medium, Action.utm_campaign)
+    counts = SignatureAttributionCount
+    utm = (counts.utm_source, counts.utm_medium, counts.utm_campaign)
+    total = func.sum(counts.signatures)
     campaigns = [tuple(row) for row in db.session.execute(
-        select(*utm, func.count().label("n"))
-        .where(Action.action_page_id == page.id,
-               (Action.utm_source != "") | (Action.utm_medium != "")
-               | (Action.utm_campaign != ""))
-        .group_by(*utm).order_by(func.count().desc(), *utm).limit(TOP_ROWS))]
+        select(*utm, total)
+        .where(counts.action_page_id == page.id,
+               (counts.utm_source != "") | (counts.utm_medium != "")
+               | (counts.utm_campaign != ""))
+        .group_by(*utm).order_by(total.desc(), *utm).limit(TOP_ROWS))]
     referrers = [tuple(row) for row in db.session.execute(
-        select(Action.referrer, func.count())
-        .where(Action.action_page_id == page.id, Action.referrer != "")
-        .group_by(Action.referrer).order_by(func.count().desc(), Action.referrer)
+        select(counts.referrer, total)
+        .where(counts.action_page_id == page.id, counts.referrer != "")
+        .group_by(counts.referrer).order_by(total.desc(), counts.referrer)
         .limit(TOP_ROWS))]
     return PageReport(
-        views=sum(row.views for row in days), signatures=sum(row.signatures for row in days),
+        views=sum(row.views for row in days), signatures=signatures,
         opt_ins=sum(row.opt_ins for row in days), days=days, sources=sources,
         campaigns=campaigns, referrers=referrers)
 

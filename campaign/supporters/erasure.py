@@ -3,7 +3,9 @@
 A defector's relative who signed a page may later need every trace of their name gone.
 Erasure keeps the rows that make up a page's counts (the supporter, their actions) but
 empties everything personal in them: email, name, postal code, town, where they came
-from (UTM fields and referring site), their consents, and any thank-you not yet sent.
+from (source, UTM fields and referring site, when stored per person), their consents,
+any thank-you not yet sent, and the thank-you's last error (a mail server's refusal
+quotes the address it refused).
 Letters are the letters domain's part (campaign.letters.erasure); the caller runs both
 in one transaction.
 """
@@ -43,16 +45,16 @@ def erase_supporter_record(supporter: Supporter) -> None:
         raise ErasureRefused("A thank-you email to this supporter is being sent right now. "
                              "Please try again in a minute.")
     db.session.execute(
+        update(Action).where(Action.supporter_id == supporter.id)
+        .values(source="", utm_source="", utm_medium="", utm_campaign="", utm_term="",
+                utm_content="", referrer="", thank_you_error="")
+        .execution_options(synchronize_session=False))
+    db.session.execute(
         update(Action).where(Action.supporter_id == supporter.id,
                              Action.thank_you_status == ThankYouStatus.PENDING.value)
         .values(thank_you_status=ThankYouStatus.FAILED.value,
                 thank_you_error="not sent: the supporter's data was erased",
                 thank_you_next_attempt_at=None)
-        .execution_options(synchronize_session=False))
-    db.session.execute(
-        update(Action).where(Action.supporter_id == supporter.id)
-        .values(utm_source="", utm_medium="", utm_campaign="", utm_term="", utm_content="",
-                referrer="")
         .execution_options(synchronize_session=False))
     db.session.execute(delete(Consent).where(Consent.supporter_id == supporter.id))
     supporter.email = erased_email(supporter.id)

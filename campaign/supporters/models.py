@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.common.types import UTCDateTime, utcnow
@@ -69,6 +78,8 @@ class Action(db.Model):
         ForeignKey("action_pages.id", ondelete="CASCADE"))
     supporter_id: Mapped[int] = mapped_column(
         ForeignKey("supporters.id", ondelete="CASCADE"), index=True)
+    # Where the signer came from: empty unless ATTRIBUTION_PER_PERSON is on; the counts
+    # live in SignatureAttributionCount either way.
     source: Mapped[str] = mapped_column(String(40), default="")
     utm_source: Mapped[str] = mapped_column(String(255), default="")
     utm_medium: Mapped[str] = mapped_column(String(255), default="")
@@ -122,3 +133,27 @@ class Consent(db.Model):
     @property
     def is_confirmed(self) -> bool:
         return self.confirmed_at is not None
+
+
+class SignatureAttributionCount(db.Model):
+    """Signatures per page, UTC day and where they came from (`?source=`, the five UTM
+    fields, the referring site's origin), in aggregate: nothing here names a person.
+    Signatures that came with none of these are not counted here (the page's total less
+    these is the rest), so plain signatures never queue on one counter row."""
+
+    __tablename__ = "signature_attribution_counts"
+
+    action_page_id: Mapped[int] = mapped_column(
+        ForeignKey("action_pages.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # A SHA-256 of the fields below: the key's index stays small however long they are
+    # (a B-tree entry over five 255-character fields could pass PostgreSQL's size limit).
+    attribution_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(40), default="")
+    utm_source: Mapped[str] = mapped_column(String(255), default="")
+    utm_medium: Mapped[str] = mapped_column(String(255), default="")
+    utm_campaign: Mapped[str] = mapped_column(String(255), default="")
+    utm_term: Mapped[str] = mapped_column(String(255), default="")
+    utm_content: Mapped[str] = mapped_column(String(255), default="")
+    referrer: Mapped[str] = mapped_column(String(1000), default="")  # an origin only
+    signatures: Mapped[int] = mapped_column(Integer, default=0)

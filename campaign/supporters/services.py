@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +18,17 @@ from campaign.common.sql import (
     session_driver_connection,
     upsert_insert,
 )
-from campaign.common.text import normalise_email
+from campaign.common.text import normalise_email, without_addresses
 from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.pages.models import ActionPage
-from campaign.supporters.models import Action, Consent, Supporter, ThankYouStatus
+from campaign.supporters.models import (
+    Action,
+    Consent,
+    SignatureAttributionCount,
+    Supporter,
+    ThankYouStatus,
+)
 
 EMAIL_UPDATES = "email_updates"
 
@@ -38,6 +45,9 @@ class Signature:
     source: str = ""
     utm: dict[str, str] | None = None
     referrer: str = ""
+    # Off: where the signer came from is only counted (SignatureAttributionCount), never
+    # stored on their action (the ATTRIBUTION_PER_PERSON setting).
+    attribution_per_person: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,11 @@ class SignResult:
 
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 DETAIL_COLUMNS = ("first_name", "last_name", "postal_code", "country", "town")
-ACTION_COLUMNS = ("action_page_id", "source", "referrer", "created_at", "thank_you_status",
-                  "thank_you_attempts", "thank_you_error", *(f"utm_{key}" for key in UTM_KEYS))
+ATTRIBUTION_COLUMNS = ("source", *(f"utm_{key}" for key in UTM_KEYS), "referrer")
+ACTION_COLUMNS = ("action_page_id", "created_at", "thank_you_status", "thank_you_attempts",
+                  "thank_you_error", *ATTRIBUTION_COLUMNS)
+# The attribution counted for the page, as parameters named apart from the action's own.
+COUNTED_COLUMNS = {column: f"counted_{column}" for column in ATTRIBUTION_COLUMNS}
 
 
 @lru_cache(maxsize=4)
@@ -70,7 +83,15 @@ def _signature_statements(dialect: str):
                   .values({c: bindparam(c) for c in ("supporter_id", *ACTION_COLUMNS)})
                   .on_conflict_do_nothing(index_elements=["action_page_id", "supporter_id"])
                   .returning(actions.c.id))
-    return add_supporter, add_action
+    counts = SignatureAttributionCount.__table__
+    count_attribution = insert(counts).values(
+        action_page_id=bindparam("action_page_id"), day=bindparam("counted_day"),
+        attribution_key=bindparam("counted_key"), signatures=1,
+        **{column: bindparam(name) for column, name in COUNTED_COLUMNS.items()})
+    count_attribution = count_attribution.on_conflict_do_update(
+        index_elements=["action_page_id", "day", "attribution_key"],
+        set_={"signatures": counts.c.signatures + 1})
+    return add_supporter, add_action, count_attribution
 
 
 def record_signature(page_id: int, signature: Signature, consent_version: str) -> SignResult:
@@ -85,7 +106,7 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
     if db.engine.dialect.name == "postgresql":
         return _record_signature_in_one_statement(session_driver_connection(), page_id,
                                                   signature, email, now, consent_version)
-    add_supporter, add_action = _signature_statements(db.engine.dialect.name)
+    add_supporter, add_action, count_attribution = _signature_statements(db.engine.dialect.name)
     supporter_id = db.session.execute(add_supporter, {
         **_supporter_values(signature), "email": email, "created_at": now}).scalar()
     is_new_supporter = supporter_id is not None
@@ -99,6 +120,9 @@ def record_signature(page_id: int, signature: Signature, consent_version: str) -
 
     if not is_new_supporter:
         _fill_blank_details(supporter_id, signature)
+    counted = _counted_attribution(page_id, signature, now)
+    if counted["count_attribution"]:
+        db.session.execute(count_attribution, counted)
     if signature.opted_in:
         db.session.add(Consent(supporter_id=supporter_id, action_page_id=page_id,
                                kind=EMAIL_UPDATES, wording_version=consent_version,
@@ -131,12 +155,33 @@ def _supporter_values(signature: Signature) -> dict:
     return {column: getattr(signature, column) for column in DETAIL_COLUMNS}
 
 
-def _action_values(page_id: int, signature: Signature, now) -> dict:
+def _attribution(signature: Signature) -> dict[str, str]:
     utm = signature.utm or {}
-    return {"action_page_id": page_id, "source": signature.source,
-            "referrer": signature.referrer, "created_at": now,
+    values = {"source": signature.source, "referrer": signature.referrer,
+              **{f"utm_{key}": utm.get(key, "") for key in UTM_KEYS}}
+    # Mailing tools can put the subscriber's address in a UTM field: never keep one.
+    return {column: without_addresses(value) if value else ""
+            for column, value in values.items()}
+
+
+def _action_values(page_id: int, signature: Signature, now) -> dict:
+    attribution = _attribution(signature) if signature.attribution_per_person else {}
+    return {"action_page_id": page_id, "created_at": now,
             "thank_you_status": ThankYouStatus.PENDING.value, "thank_you_attempts": 0,
-            "thank_you_error": "", **{f"utm_{key}": utm.get(key, "") for key in UTM_KEYS}}
+            "thank_you_error": "",
+            **{column: attribution.get(column, "") for column in ATTRIBUTION_COLUMNS}}
+
+
+def _counted_attribution(page_id: int, signature: Signature, now) -> dict:
+    """The parameters that add one to the page's count for this signature's attribution
+    on this UTC day; `count_attribution` is false when it came with none."""
+    attribution = _attribution(signature)
+    counted = any(attribution.values())
+    key = hashlib.sha256("\x1f".join(attribution[c] for c in ATTRIBUTION_COLUMNS)
+                         .encode()).hexdigest() if counted else ""
+    return {"action_page_id": page_id, "counted_day": now.date(), "counted_key": key,
+            "count_attribution": counted,
+            **{COUNTED_COLUMNS[column]: value for column, value in attribution.items()}}
 
 
 def _fill_blank_details(supporter_id: int, signature: Signature) -> None:
@@ -183,6 +228,14 @@ WITH new_supporter AS (
                           confirmed_at)
     SELECT supporter_id, :action_page_id, :consent_kind, :consent_version, :created_at, NULL
     FROM new_action WHERE :opted_in
+), attribution_count AS (
+    INSERT INTO signature_attribution_counts (action_page_id, day, attribution_key,
+        {", ".join(COUNTED_COLUMNS)}, signatures)
+    SELECT :action_page_id, :counted_day, :counted_key,
+        {", ".join(f":{name}" for name in COUNTED_COLUMNS.values())}, 1
+    FROM new_action WHERE :count_attribution
+    ON CONFLICT (action_page_id, day, attribution_key)
+    DO UPDATE SET signatures = signature_attribution_counts.signatures + 1
 )
 SELECT (SELECT id FROM supporter), (SELECT id FROM new_action)
 """)
@@ -191,7 +244,8 @@ SELECT (SELECT id FROM supporter), (SELECT id FROM new_action)
 def _record_signature_in_one_statement(connection, page_id: int, signature: Signature,
                                        email: str, now, consent_version: str) -> SignResult:
     values = {**_supporter_values(signature), **_action_values(page_id, signature, now),
-              "email": email, "opted_in": signature.opted_in, "consent_kind": EMAIL_UPDATES,
+              **_counted_attribution(page_id, signature, now), "email": email,
+              "opted_in": signature.opted_in, "consent_kind": EMAIL_UPDATES,
               "consent_version": consent_version}
     # A first signature with the same email, committed while this statement waited on
     # its row, is outside this statement's snapshot: the next statement sees it.
@@ -200,7 +254,7 @@ def _record_signature_in_one_statement(connection, page_id: int, signature: Sign
         supporter_id, action_id = connection.execute(statement, values).fetchone()
         if supporter_id is not None:
             return SignResult(action_id=action_id, supporter_id=supporter_id)
-    raise RuntimeError(f"supporter {email!r} neither inserted nor found")
+    raise RuntimeError("a signature's supporter was neither inserted nor found")
 
 
 # Thank-you email state. A worker claims a batch with one conditional UPDATE that skips

@@ -87,8 +87,11 @@ def test_where_the_supporter_came_from_travels_through_the_preview(client, lette
     carried["body"] = re.search(r'<textarea name="body" hidden>([^<]*)<', form).group(1)
     assert carried["source"] == "radio" and carried["csrf_token"] == hidden["csrf_token"]
     assert client.post(f"/a/{slug}/letter/send", data=carried).status_code == 303
-    assert query("SELECT source, utm_campaign, referrer FROM actions") == [
-        ("radio", "dec", "https://forum.example.net")]
+    # Counted for the page, not stored on the action (ATTRIBUTION_PER_PERSON is off).
+    assert query("SELECT source, utm_campaign, referrer FROM actions") == [("", "", "")]
+    assert query("SELECT source, utm_campaign, referrer, signatures "
+                 "FROM signature_attribution_counts") == [
+        ("radio", "dec", "https://forum.example.net", 1)]
 
 
 def test_an_edited_letter_counts_as_personalised(letter_page, send_letter, query):

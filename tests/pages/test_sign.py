@@ -106,7 +106,13 @@ def test_second_page_adds_an_action_but_never_overwrites_details(create_page, si
     assert counts(query) == (1, 2, 0)
 
 
-def test_source_utm_and_referring_site_travel_with_the_signature(client, create_page, query):
+@pytest.mark.parametrize("per_person", [False, True])
+def test_source_utm_and_referring_site_travel_with_the_signature(app, client, create_page,
+                                                                 query, monkeypatch,
+                                                                 per_person):
+    """Counted per page and day always; stored on the action only with
+    ATTRIBUTION_PER_PERSON on (off by default)."""
+    monkeypatch.setitem(app.config, "ATTRIBUTION_PER_PERSON", per_person)
     slug = create_page()
     page = client.get(f"/a/{slug}?source=Newsletter&utm_source=mail&utm_campaign=nov",
                       headers={"Referer": "https://news.example.org/story?thread=42"})
@@ -117,8 +123,12 @@ def test_source_utm_and_referring_site_travel_with_the_signature(client, create_
     response = client.post(f"/a/{slug}", data={"csrf_token": token, **hidden,
                                                **valid_signature()})
     assert response.status_code == 303
+    came_from = ("newsletter", "mail", "nov", "https://news.example.org")
     assert query("SELECT source, utm_source, utm_campaign, referrer FROM actions") == [
-        ("newsletter", "mail", "nov", "https://news.example.org")]
+        came_from if per_person else ("", "", "", "")]
+    assert query("SELECT source, utm_source, utm_campaign, referrer, signatures, "
+                 "day = CAST(now() AT TIME ZONE 'UTC' AS date) "
+                 "FROM signature_attribution_counts") == [(*came_from, 1, True)]
 
 
 BAD_FIELDS = [

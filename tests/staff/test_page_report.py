@@ -45,7 +45,10 @@ def signed_page(app, client, create_page, create_signature):
     return SLUG
 
 
-def test_the_report_counts_by_day_source_campaign_and_site(signed_page, staff_client):
+def test_the_report_counts_by_day_source_campaign_and_site(signed_page, staff_client, query):
+    # Read from the per-page counts: the signatures themselves keep none of it.
+    assert query("SELECT DISTINCT source, utm_source, utm_campaign, referrer FROM actions") \
+        == [("", "", "", "")]
     response = staff_client.get(f"/staff/pages/{SLUG}/report")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
