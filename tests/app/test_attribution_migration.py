@@ -29,7 +29,7 @@ def _sign(page_id: int, n: int, at: datetime, **attribution: str) -> None:
 
 def upgrade_with_signatures(app) -> tuple[list, list]:
     with app.app_context():
-        flask_migrate.upgrade(revision="0010")
+        flask_migrate.upgrade(revision="0011")  # the one before 0012
         campaign = page_services.create_campaign(slug="c", name="C")
         page = page_services.create_page(campaign, slug="p", title="P", kind="petition",
                                          status="live", body_markdown="x", cards=[])

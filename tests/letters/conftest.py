@@ -115,3 +115,35 @@ def write_letters(app: Flask) -> Callable[..., list[int]]:
             return letter_ids
 
     return write
+
+
+STATUS_LINK = re.compile(r"http://campaign\.test(/letters/[A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+def receipt_status_link(app: Flask, smtp_sink) -> Callable[[str], str]:
+    """The status link (its path) from the receipt to `email`, sent by the real thank-you
+    task in this process: the receipt is the only place the link is given (the page after
+    sending is the same for everyone)."""
+
+    def link(email: str = "hye-jin@example.org") -> str:
+        with app.app_context():
+            app.extensions["celery"].tasks["supporters.send_thank_yous"].apply()
+        for mail in reversed(smtp_sink.wait_for(1)):
+            if mail.rcpt_tos == [email] and mail.message["Subject"].startswith("Your letters:"):
+                return STATUS_LINK.search(
+                    mail.message.get_body(("plain",)).get_content()).group(1)
+        raise AssertionError(f"no receipt to {email}")
+
+    return link
+
+
+def status_path_of(app: Flask, action_id: int) -> str:
+    """The path of an action's status link, unsealed as the receipt's builder does: for
+    tests whose receipt never goes out."""
+    from campaign.letters.status_links import status_link_token
+
+    with app.app_context():
+        token = status_link_token(action_id, secret_key=app.config["SECRET_KEY"])
+    assert token is not None
+    return f"/letters/{token}"

@@ -39,20 +39,8 @@ def test_preview_shows_each_letter_as_it_will_be_sent(client, letter_page):
     assert f'action="/a/{slug}/letter/send"' in html
 
 
-def receipt_status_link(app, smtp_sink) -> str:
-    """The status link from the supporter's receipt, sent by the real task in this
-    process: the only place the link is given."""
-    from tests.supporters.test_thank_you import run_task_here
-
-    run_task_here(app, "supporters.send_thank_yous")
-    receipt = smtp_sink.wait_for(1)[-1].message
-    assert receipt["Subject"].startswith("Your letters:")
-    plain = receipt.get_body(("plain",)).get_content()
-    return re.search(r"http://campaign\.test(/letters/\S+)", plain).group(1)
-
-
 def test_sending_records_one_letter_per_target_and_the_receipt_links_their_status(
-        app, client, letter_page, send_letter, smtp_sink, query):
+        app, client, letter_page, send_letter, smtp_sink, query, receipt_status_link):
     slug, target_ids = letter_page()
     response = send_letter(slug)
     assert response.status_code == 303
@@ -67,7 +55,7 @@ def test_sending_records_one_letter_per_target_and_the_receipt_links_their_statu
     sent = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "your letters are on their way" in sent
     assert "Check your email" in sent
-    status_page = client.get(receipt_status_link(app, smtp_sink))
+    status_page = client.get(receipt_status_link())
     assert status_page.status_code == 200
     assert status_page.get_data(as_text=True).count('class="status-queued"') == 2
 
@@ -207,10 +195,10 @@ def test_the_plain_sign_form_cannot_bypass_the_letter(client, letter_page, query
     assert counts(query) == (0, 0, 0)
 
 
-def test_status_link_cannot_be_guessed(app, client, letter_page, send_letter, smtp_sink):
+def test_status_link_cannot_be_guessed(client, letter_page, send_letter, receipt_status_link):
     slug, _ = letter_page()
     send_letter(slug)
-    link = receipt_status_link(app, smtp_sink)
+    link = receipt_status_link()
     token = link.split("/letters/")[1].split("?")[0]
     assert client.get(f"/letters/{token}").status_code == 200
     assert client.get("/letters/1").status_code == 404

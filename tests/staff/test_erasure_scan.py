@@ -12,6 +12,7 @@ from campaign.extensions import db
 from campaign.letters import delivery
 from campaign.letters.models import Letter
 from tests.helpers import csrf_token
+from tests.letters.conftest import status_path_of
 from tests.staff.conftest import page_token, run_here
 
 EMAIL = "yeonmi.quartzfield@example.org"
@@ -59,7 +60,8 @@ def test_erasure_leaves_the_email_and_name_in_no_column_of_any_table(
     assert client.post(f"/a/{letters}/letter/preview", data=data).status_code == 200
     sent = client.post(f"/a/{letters}/letter/send", data=data)
     assert sent.status_code == 303
-    status_path = sent.headers["Location"].split("?")[0]
+    [(letters_action_id,)] = query("SELECT max(id) FROM actions")
+    status_path = status_path_of(app, letters_action_id)
 
     # Mail servers that quote the supporter's address: the petition's thank-you refused
     # for good, the receipt deferred, the embassy's letter deferred.
