@@ -77,5 +77,6 @@ def build_already_signed_notice(action: Action) -> Message:
         subject=f"You had already taken part: {page.title}",
         context={"supporter": supporter, "page": page, "page_url": page_url(page.slug),
                  "signed_on": action.created_at, "asked_on": asked_at},
-        idempotency_key=f"already-signed:{action.id}:{int(asked_at.timestamp())}",
+        # One Message-ID per notice: two asked for within a second must not share one.
+        idempotency_key=f"already-signed:{action.id}:{int(asked_at.timestamp() * 1e6)}",
     )

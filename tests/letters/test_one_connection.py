@@ -10,7 +10,7 @@ good. These tests run each path well past that point on a single connection.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from flask import Flask
@@ -18,10 +18,18 @@ from sqlalchemy import text
 
 from campaign import create_app
 from campaign.extensions import db
+from campaign.health.drains import record_drain_run
 from campaign.letters import delivery
 from campaign.letters.services import get_settings
 from campaign.pages.services import load_page_view
-from campaign.supporters.services import Signature, commit_signature, record_signature
+from campaign.supporters.services import (
+    Signature,
+    claim_thank_yous,
+    commit_signature,
+    mark_thank_you_sent,
+    record_signature,
+    requeue_abandoned_thank_yous,
+)
 
 RUNS = 25
 
@@ -93,8 +101,11 @@ def test_signatures_many_times_on_one_connection(one_connection_app, create_page
         db.session.commit()  # the connection goes back to the pool for the signatures
         for n in range(RUNS):
             for page_id in page_ids:  # a new supporter, then one who exists
+                # Every other one with where it came from: the attribution count's upsert.
                 signature = Signature(email=f"signer{n}@example.org", first_name="A",
-                                      last_name="B", opted_in=n % 2 == 0)
+                                      last_name="B", opted_in=n % 2 == 0,
+                                      source="mail" if n % 2 else "",
+                                      utm={"campaign": f"c{n % 3}"} if n % 2 else None)
                 assert not commit_signature(page_id, signature, "v1").is_duplicate
                 assert commit_signature(page_id, signature, "v1").is_duplicate
             result = record_signature(page_ids[0], Signature(
@@ -135,3 +146,27 @@ def test_claims_and_the_sweep_many_times_on_one_connection(one_connection_app, l
             delivery.letters_due()
             db.session.commit()
         assert _backend_pid() == pid
+
+
+def test_thank_you_claims_and_drain_records_many_times_on_one_connection(
+        one_connection_app, create_page, query):
+    slug = create_page()
+    with one_connection_app.app_context():
+        page_id = load_page_view(slug).id
+        db.session.commit()
+        for n in range(RUNS):
+            commit_signature(page_id, Signature(email=f"thanked{n}@example.org",
+                                                first_name="A", last_name="B"), "v1")
+        pid = _backend_pid()
+        for _ in range(RUNS):
+            [action_id] = claim_thank_yous(1)
+            mark_thank_you_sent(action_id)
+            db.session.commit()
+            requeue_abandoned_thank_yous(claim_expires=timedelta(minutes=2))
+            db.session.commit()
+            record_drain_run("supporters.send_thank_yous")
+            record_drain_run("letters.deliver", "ValueError: a test")
+        assert _backend_pid() == pid
+    assert query("SELECT count(*) FROM actions WHERE thank_you_status = 'sent'") == [(RUNS,)]
+    assert query("SELECT name, failures_in_a_row FROM drain_states ORDER BY name") == [
+        ("letters.deliver", RUNS), ("supporters.send_thank_yous", 0)]
