@@ -17,6 +17,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     if overrides:
         app.config.update(overrides)
+    from campaign.common.input import register_input_checks
+
+    register_input_checks(app)  # before the blueprints: their routes use its converter
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)

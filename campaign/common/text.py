@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import nh3
+from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 
 # Anything that could break out of a header line or fake one.
@@ -21,6 +22,30 @@ ALLOWED_TAGS = {
 def normalise_email(email: str | None) -> str:
     """How every email is stored and looked up: the database holds us to lower case."""
     return (email or "").strip().lower()
+
+
+class UnmailableAddress(ValueError):
+    """The message is fit to show whoever typed the address."""
+
+
+class NonAsciiMailbox(UnmailableAddress):
+    def __init__(self) -> None:
+        super().__init__("We can't yet send email to an address with letters other than a-z "
+                         "before the @. Please give another address.")
+
+
+def mailable_email(address: str) -> str:
+    """The address as we store and send it: an internationalised domain in its ASCII
+    (IDNA) form, which every mail server takes. UnmailableAddress for anything that is not
+    an address, and for a non-ASCII mailbox name: that needs SMTPUTF8 from every server on
+    the way, an office's server included when it is a letter's Reply-To."""
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise UnmailableAddress(str(error)) from None
+    if checked.ascii_email is None:
+        raise NonAsciiMailbox
+    return checked.ascii_email
 
 
 def has_control_characters(value: str) -> bool:
