@@ -1,10 +1,11 @@
 """What a request may carry before any of it reaches the database.
 
-PostgreSQL refuses a NUL in text and a whole number past 64 bits; both used to surface
-as a 500. Here, once for every view: no control characters in the address or the query
-string (400), ids in `<int:...>` routes that fit a bigint (404 past that), text fields of
-every form checked for control characters (a message on the field), and a request body
-the server could not read (a broken chunked encoding, a body cut short) answered 400.
+PostgreSQL refuses a NUL in text and a number too large for its column; both used to
+surface as a 500. Here, once for every view: no control characters in the address or
+the query string (400), ids in `<int:...>` routes that fit their column (404 past that),
+text fields of every form checked for control characters (a message on the field), and
+a request body the server could not read (a broken chunked encoding, a body cut short)
+answered 400.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ from wtforms.validators import StopValidation
 
 from campaign.common.text import has_control_characters
 
-# A bigint column's largest value: the ceiling of every id.
-MAX_ID = 2**63 - 1
-# Search results are paged 50 at a time: a million pages is past any real list and keeps
-# the OFFSET far inside a bigint.
-MAX_PAGE_NUMBER = 1_000_000
+# Every id is an INTEGER column (PostgreSQL's serial): past this there is no row, and a
+# larger number bound to one is an error. A table that moves to bigint ids changes this.
+MAX_ID = 2**31 - 1
 # Multi-line text may keep its line breaks and tabs, and nothing else below U+0020.
 _BAD_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BAD_IN_ADDRESS = re.compile(r"[\x00-\x1f\x7f]")
@@ -42,8 +41,8 @@ BROKEN_BODY_MESSAGE = ("The request's body could not be read (a broken chunked e
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` for ids: 1 to the largest bigint, so a longer number is simply no page
-    (404) rather than an error from the database."""
+    """`<int:...>` for ids: 1 to MAX_ID, so a larger number is simply no page (404)
+    rather than an error from the database."""
 
     def __init__(self, map, fixed_digits: int = 0, min: int | None = 1,  # noqa: A002
                  max: int | None = MAX_ID, signed: bool = False) -> None:
@@ -58,13 +57,6 @@ def refuse_control_characters_in_address() -> None:
         for key, value in request.args.items(multi=True):
             if _BAD_IN_ADDRESS.search(key) or _BAD_IN_ADDRESS.search(value):
                 abort(400, description=ADDRESS_MESSAGE)
-
-
-def page_number_arg(name: str = "page") -> int:
-    """A `?page=` number: anything that is not one is the first page; bounded to
-    1..MAX_PAGE_NUMBER."""
-    number = request.args.get(name, 1, type=int)
-    return min(max(number if number is not None else 1, 1), MAX_PAGE_NUMBER)
 
 
 def _single_line(form, field) -> None:

@@ -78,13 +78,15 @@ def find_supporters(query: str, page_number: int = 1) -> tuple[list[SupporterRow
                      .contains(query.lower(), autoescape=True)
                      | (func.upper(Supporter.postal_code) == query.upper()))
     total = db.session.scalar(select(func.count()).select_from(Supporter).where(*where))
+    # A page past the last (a number from the address, of any size) is the last page.
+    page_number = min(max(page_number, 1), max(1, -(-total // SUPPORTERS_PER_PAGE)))
     # Counted per row shown (by the supporter_id index), not for every supporter.
     actions = (select(func.count()).where(Action.supporter_id == Supporter.id)
                .correlate(Supporter).scalar_subquery())
     rows = db.session.execute(
         select(Supporter, actions).where(*where)
         .order_by(Supporter.created_at.desc(), Supporter.id.desc())
-        .limit(SUPPORTERS_PER_PAGE).offset((max(page_number, 1) - 1) * SUPPORTERS_PER_PAGE))
+        .limit(SUPPORTERS_PER_PAGE).offset((page_number - 1) * SUPPORTERS_PER_PAGE))
     return [SupporterRow(supporter, n) for supporter, n in rows], total
 
 

@@ -8,7 +8,6 @@ from flask_login import login_required
 
 from campaign.auth.access import admin_required
 from campaign.auth.audit import record_staff_event
-from campaign.common.input import page_number_arg
 from campaign.common.text import normalise_email
 from campaign.extensions import db
 from campaign.letters.erasure import erase_letters_of
@@ -27,7 +26,7 @@ MAX_QUERY_LENGTH = 254
 @login_required
 def index():
     query = request.args.get("q", "")[:MAX_QUERY_LENGTH]
-    page_number = page_number_arg()
+    page_number = request.args.get("page", 1, type=int) or 1
     rows, total = services.find_supporters(query, page_number)
     pages = max(1, -(-total // services.SUPPORTERS_PER_PAGE))
     return render_template("staff/supporters.html", rows=rows, total=total, query=query,
