@@ -1,0 +1,94 @@
+"""Fuzzing every form and URL parameter: no answer is a 5xx, and input that is refused
+writes nothing.
+
+Hypothesis runs each test's examples inside one test function, so the database is not
+emptied between examples: every example compares the row count of every table before
+and after, and a refused answer (4xx) must leave them all as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from campaign.extensions import db
+from tests.letters.conftest import letter_page, write_letters  # noqa: F401
+from tests.staff.conftest import create_staff, log_in, staff_client  # noqa: F401
+
+# Bounded so that the whole suite stays within a minute on a small machine.
+settings.register_profile(
+    "fuzz", max_examples=50, deadline=None, derandomize=False,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.data_too_large])
+FUZZ = settings.get_profile("fuzz")
+
+# Values that broke (or could break) something: NUL and other control characters, numbers
+# past every integer type, markup, encodings' edge cases and the empty string.
+EDGE_VALUES = [
+    "", " ", "\x00", "a\x00b", "\x01", "\x1b[31m", "\x7f", "\t", "\r\n", "\n\n",
+    "\u2028", "\ufeff", "\ufffd", "\u202e", "𝔘𝔫𝔦", "지우", "北朝鮮", "ﷺ" * 50,
+    "0", "-1", "1e9", "NaN", "None", "null", "true", "9" * 30, str(2**31), str(2**63),
+    str(-2**63 - 1), "0x10", "١٢٣",
+    "<script>alert(1)</script>", "{first_name}", "{{7*7}}", "%00", "%s%s%s", "' OR 1=1 --",
+    "a" * 300, "x" * 70_000, "@", "a@b", "a@b.c", "지우@example.org", "ji@한국.example.org",
+    "ji-woo@example.org", "https://example.org/", "javascript:alert(1)", "../../etc/passwd",
+]
+
+# Text as a form or a URL may carry it: any characters (control characters included),
+# or one of the edge values.
+any_text = st.one_of(st.text(max_size=200), st.sampled_from(EDGE_VALUES))
+
+
+def maybe(value: str) -> st.SearchStrategy[str]:
+    """A field's good value half of the time, anything at all the other half: a form with
+    one bad field gets past the others' checks."""
+    return st.one_of(st.just(value), any_text)
+
+
+@pytest.fixture(autouse=True)
+def answer_errors_as_a_server_would(app: Flask) -> Iterator[None]:
+    """The test client re-raises a view's exception; a server answers 500, which is what
+    these tests look for."""
+    limits = {name: app.config[name] for name in ("SIGN_RATE_LIMIT", "STAFF_LOGIN_RATE_LIMIT")}
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    # The limits are tested elsewhere; here they would stop the fuzzing after a few tries.
+    app.config.update(SIGN_RATE_LIMIT="100000/minute", STAFF_LOGIN_RATE_LIMIT="100000/minute")
+    yield
+    app.config["PROPAGATE_EXCEPTIONS"] = None
+    app.config.update(limits)
+
+
+@pytest.fixture
+def row_counts(app: Flask) -> Callable[[], tuple[int, ...]]:
+    """The number of rows in every table, in one statement."""
+    with app.app_context():
+        tables = [table.name for table in db.metadata.sorted_tables]
+    statement = text("SELECT " + ", ".join(f'(SELECT count(*) FROM "{name}")'
+                                            for name in tables))
+
+    def counts() -> tuple[int, ...]:
+        with app.app_context():
+            return tuple(db.session.execute(statement).one())
+
+    return counts
+
+
+@pytest.fixture
+def check(row_counts) -> Callable:
+    """Sends one request and checks its answer: never a 5xx; a 4xx writes nothing."""
+
+    def send(request: Callable, *args, **kwargs):
+        before = row_counts()
+        response = request(*args, **kwargs)
+        status = response.status_code
+        assert status < 500, (status, args, kwargs)
+        if status >= 400:
+            assert row_counts() == before, (status, args, kwargs)
+        return response
+
+    return send

@@ -1,0 +1,152 @@
+"""Fuzzing the staff forms and their URL parameters: sign-in, search, the page editor,
+letter settings, target-list uploads, batches, erasure, the account password and the
+reports. Forms carry a valid CSRF token, so it is the fields that are tested."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.fuzz.conftest import EDGE_VALUES, FUZZ, any_text, maybe
+from tests.staff.conftest import PASSWORD, page_token
+from tests.staff.test_batches import batch_id_of, fallback_letters
+
+ids = st.one_of(st.integers(min_value=-2**70, max_value=2**70).map(str),
+                st.sampled_from(EDGE_VALUES))
+
+
+@pytest.fixture
+def staff_account(create_staff) -> int:
+    return create_staff()
+
+
+@FUZZ
+@given(email=maybe("ana.staff@example.org"), password=maybe(PASSWORD),
+       next_url=st.one_of(st.none(), any_text))
+def test_sign_in(app, staff_account, check, email, password, next_url):
+    client = app.test_client()  # a new browser each time: a success signs it in
+    token = page_token(client, "/staff/login")
+    check(client.post, "/staff/login", data={"csrf_token": token, "email": email,
+                                             "password": password},
+          query_string={"next": next_url} if next_url is not None else None)
+
+
+@FUZZ
+@given(query=any_text, page=st.one_of(st.none(), ids))
+def test_supporter_search(staff_client, check, query, page):
+    args = {"q": query, **({"page": page} if page is not None else {})}
+    check(staff_client.get, "/staff/supporters/", query_string=args)
+
+
+page_form = st.fixed_dictionaries({
+    "campaign_id": st.one_of(st.just("None"), ids), "new_campaign": maybe("Labour exports"),
+    "title": maybe("Stop the trade"), "slug": maybe(""), "kind": maybe("petition"),
+    "status": maybe("draft"), "summary": maybe("Sign to stop it."),
+    "body_markdown": maybe("The regime **keeps** the wages."), "goal": maybe("500"),
+    "closed_message": maybe("Closed."),
+    "cards-0-claim": maybe("A claim."), "cards-0-source_title": maybe("A source"),
+    "cards-0-source_url": maybe("https://example.org/s"), "cards-0-order": maybe("1"),
+}, optional={"cards-0-remove": any_text, "cards-1-claim": any_text,
+             "cards-99999999999999999999-claim": any_text, "cards-x-claim": any_text})
+
+
+@pytest.fixture
+def own_page(create_page) -> str:
+    return create_page(status="draft")
+
+
+@FUZZ
+@given(fields=page_form, existing=st.booleans())
+def test_the_page_editor(staff_client, own_page, check, fields, existing):
+    url = f"/staff/pages/{own_page}/edit" if existing else "/staff/pages/new"
+    token = page_token(staff_client, "/staff/pages/new")
+    check(staff_client.post, url, data={"csrf_token": token, **fields})
+
+
+settings_form = st.fixed_dictionaries({
+    "subject": maybe("Please act"), "body_template": maybe("Dear office, please act."),
+    "max_length": maybe("5000"), "target_list_id": st.one_of(st.just("None"), ids),
+    "target_hourly_cap": maybe("60"), "over_cap": maybe("wait"),
+}, optional={"is_editable": any_text, "targets_house": any_text, "targets_senate": any_text})
+
+
+@pytest.fixture
+def letter_slug(letter_page) -> str:
+    slug, _ = letter_page()
+    return slug
+
+
+@FUZZ
+@given(fields=settings_form)
+def test_letter_settings(staff_client, letter_slug, check, fields):
+    url = f"/staff/pages/{letter_slug}/letters"
+    check(staff_client.post, url, data={"csrf_token": page_token(staff_client, url), **fields})
+
+
+csv_text = st.one_of(
+    st.text(max_size=400),
+    st.lists(st.lists(any_text, min_size=1, max_size=6).map(",".join), max_size=5)
+    .map(lambda rows: "\n".join(["name,title,email,state,district", *rows])))
+csv_bytes = st.one_of(csv_text.map(lambda t: t.encode("utf-8", "surrogatepass")),
+                      st.binary(max_size=400))
+
+
+@FUZZ
+@given(name=maybe("City halls"), content=csv_bytes, filename=maybe("list.csv"))
+def test_target_list_upload(staff_client, check, name, content, filename):
+    token = page_token(staff_client, "/staff/target-lists")
+    check(staff_client.post, "/staff/target-lists",
+          data={"csrf_token": token, "name": name, "file": (io.BytesIO(content), filename)},
+          content_type="multipart/form-data")
+
+
+@pytest.fixture
+def batch_and_supporter(app, letter_page, write_letters, query) -> tuple[int, int]:
+    fallback_letters(app, letter_page, write_letters)
+    [(supporter_id,)] = query("SELECT id FROM supporters ORDER BY id LIMIT 1")
+    return batch_id_of(query), supporter_id
+
+
+@FUZZ
+@given(note=any_text, confirm=any_text, batch=st.one_of(st.none(), ids),
+       supporter=st.one_of(st.none(), ids))
+def test_batches_and_erasure(staff_client, batch_and_supporter, check, note, confirm, batch,
+                             supporter):
+    batch_id, supporter_id = batch_and_supporter
+    token = page_token(staff_client, "/staff/account")
+    batch_path = quote(batch if batch is not None else str(batch_id), safe="")
+    supporter_path = quote(supporter if supporter is not None else str(supporter_id), safe="")
+    for path in (f"/staff/batches/{batch_path}.csv", f"/staff/batches/{batch_path}/print",
+                 f"/staff/supporters/{supporter_path}"):
+        check(staff_client.get, path)
+    check(staff_client.post, f"/staff/batches/{batch_path}/delivered",
+          data={"csrf_token": token, "note": note})
+    check(staff_client.post, f"/staff/supporters/{supporter_path}/erase",
+          data={"csrf_token": token, "confirm_email": confirm})
+
+
+@FUZZ
+@given(current=maybe(PASSWORD), new=any_text, again=st.one_of(st.none(), any_text))
+def test_account_password(staff_client, check, current, new, again):
+    token = page_token(staff_client, "/staff/account")
+    response = check(staff_client.post, "/staff/account", data={
+        "csrf_token": token, "current_password": current, "new_password": new,
+        "confirm_password": new if again is None else again})
+    assert response.status_code in (303, 400)
+    if response.status_code == 303:  # a good new password: put the old one back
+        token = page_token(staff_client, "/staff/account")
+        staff_client.post("/staff/account", data={
+            "csrf_token": token, "current_password": new, "new_password": PASSWORD,
+            "confirm_password": PASSWORD})
+
+
+@FUZZ
+@given(slug=any_text, page=st.sampled_from(["edit", "preview", "report", "report.csv",
+                                            "letters"]))
+def test_staff_page_addresses(staff_client, own_page, check, slug, page):
+    check(staff_client.get, f"/staff/pages/{quote(slug, safe='')}/{page}")
+    check(staff_client.get, f"/staff/pages/{own_page}/{page}")
