@@ -35,9 +35,14 @@ def test_sign_in(app, staff_account, check, email, password, next_url):
           query_string={"next": next_url} if next_url is not None else None)
 
 
+@pytest.fixture
+def a_supporter(create_page, create_signature) -> int:
+    return create_signature(create_page())
+
+
 @FUZZ
 @given(query=any_text, page=st.one_of(st.none(), ids))
-def test_supporter_search(staff_client, check, query, page):
+def test_supporter_search(staff_client, a_supporter, check, query, page):
     args = {"q": query, **({"page": page} if page is not None else {})}
     check(staff_client.get, "/staff/supporters/", query_string=args)
 
