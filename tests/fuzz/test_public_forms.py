@@ -7,23 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import FUZZ, any_text, maybe
+from tests.fuzz.conftest import FUZZ, any_text, fuzzed
 from tests.helpers import csrf_token
 
 TRACKING = ("source", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
             "referrer")
 
-signature = st.fixed_dictionaries({
-    "first_name": maybe("Ji-woo"), "last_name": maybe("Park"),
-    "email": maybe("ji-woo@example.org"), "postal_code": maybe("10001"),
-    "country": maybe("US"),
-}, optional={
-    "opt_in": maybe("y"), "website": any_text,
-    **{name: any_text for name in TRACKING},
-})
-letter = st.fixed_dictionaries({
-    "town": maybe("Springfield"), "body": maybe("Please act, {target_title}."),
-}, optional={"district": maybe("NY-12")})
+SIGNATURE = {"first_name": "Ji-woo", "last_name": "Park", "email": "ji-woo@example.org",
+             "postal_code": "10001", "country": "US", "opt_in": "y", "website": "",
+             **dict.fromkeys(TRACKING, "")}
+LETTER = {**SIGNATURE, "town": "Springfield", "body": "Please act, {target_title}.",
+          "district": ""}
 
 
 @pytest.fixture
@@ -37,20 +31,31 @@ def letter_slug(letter_page) -> str:
     return slug
 
 
-@FUZZ
-@given(fields=signature)
-def test_the_sign_form(client, petition, check, fields):
+@pytest.mark.parametrize("name", [*SIGNATURE, None])
+def test_the_sign_form(client, petition, check, name):
     token = csrf_token(client, petition)
-    check(client.post, f"/a/{petition}", data={"csrf_token": token, **fields})
+    budget, forms = fuzzed(SIGNATURE, name)
+
+    @budget
+    @given(fields=forms)
+    def sign(fields):
+        check(client.post, f"/a/{petition}", data={"csrf_token": token, **fields})
+
+    sign()
 
 
-@FUZZ
-@given(fields=signature, letter_fields=letter,
-       step=st.sampled_from(["letter/preview", "letter/send", "letter/edit"]))
-def test_the_letter_forms(client, letter_slug, check, fields, letter_fields, step):
+@pytest.mark.parametrize("name", [*LETTER, None])
+def test_the_letter_forms(client, letter_slug, check, name):
     token = csrf_token(client, letter_slug)
-    check(client.post, f"/a/{letter_slug}/{step}",
-          data={"csrf_token": token, **fields, **letter_fields})
+    budget, forms = fuzzed(LETTER, name)
+
+    @budget
+    @given(fields=forms, step=st.sampled_from(["letter/preview", "letter/send",
+                                               "letter/edit"]))
+    def write(fields, step):
+        check(client.post, f"/a/{letter_slug}/{step}", data={"csrf_token": token, **fields})
+
+    write()
 
 
 @FUZZ
