@@ -34,8 +34,9 @@ TEXT_MESSAGE = ("Please remove the special characters (such as NUL) from this te
                 "breaks and tabs are fine.")
 PASSWORD_MESSAGE = ("A password may not contain control characters (such as NUL, a tab or "
                     "a line break).")
-ADDRESS_MESSAGE = ("The address of this page has control characters in it (such as a NUL "
-                   "byte), which no address here has. Please check the link.")
+ADDRESS_MESSAGE = ("This address, or a search in it, has control characters (such as a NUL "
+                   "byte), which no page here uses. Please check the link or what you "
+                   "searched for.")
 BROKEN_BODY_MESSAGE = ("The request's body could not be read (a broken chunked encoding, or "
                        "cut short). Please send the form again.")
 

@@ -59,9 +59,8 @@ def url_for_rule(rule: Rule, values: dict[str, object]) -> str:
 
 
 def ordered_rules(app: Flask) -> list[Rule]:
-    rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint in LAST_ENDPOINTS,
-                                                             r.rule))
-    return rules
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.endpoint in LAST_ENDPOINTS,
+                                                            r.rule))
 
 
 def visit_every_route(app: Flask, client: FlaskClient, values: dict[str, object],
@@ -159,15 +158,19 @@ def test_admins_reach_every_staff_route(app, create_staff, values):
             and v.endpoint not in PUBLIC_STAFF_ENDPOINTS] == []
 
 
-def test_the_matrix_catches_a_staff_route_without_login_required(app_settings, values):
+def test_the_matrix_catches_a_staff_route_without_login_required(app, app_settings, values):
     """The check above, on an app with one staff route that forgot login_required."""
     from campaign import create_app
 
     careless = create_app(app_settings)
-    careless.add_url_rule("/staff/forgotten", "forgotten", lambda: "supporters' emails")
-    careless.config["PROPAGATE_EXCEPTIONS"] = False
-    client = careless.test_client()
-    rules = {rule.endpoint: rule for rule in careless.url_map.iter_rules()}
-    visits = list(visit_every_route(careless, client, values, anonymous_token(client)))
+    try:
+        careless.add_url_rule("/staff/forgotten", "forgotten", lambda: "supporters' emails")
+        careless.config["PROPAGATE_EXCEPTIONS"] = False
+        client = careless.test_client()
+        rules = {rule.endpoint: rule for rule in careless.url_map.iter_rules()}
+        visits = list(visit_every_route(careless, client, values, anonymous_token(client)))
+    finally:
+        # Creating an app made its Celery app the default one; the tests' app takes it back.
+        app.extensions["celery"].set_default()
     assert [(v.endpoint, v.status) for v in let_anonymous_in(visits, rules)] == [
         ("forgotten", 200)]
