@@ -17,6 +17,7 @@ from tests.fuzz.conftest import (
     any_text,
     fuzzed,
     maybe,
+    records_staff_refusals,
 )
 from tests.staff.conftest import PASSWORD, page_token
 from tests.staff.test_batches import batch_id_of, fallback_letters
@@ -38,7 +39,8 @@ def test_sign_in(app, staff_account, check, email, password, next_url):
     token = page_token(client, "/staff/login")
     check(client.post, "/staff/login", data={"csrf_token": token, "email": email,
                                              "password": password},
-          query_string={"next": next_url} if next_url is not None else None)
+          query_string={"next": next_url} if next_url is not None else None,
+          may_record=records_staff_refusals)
 
 
 @pytest.fixture
@@ -158,8 +160,10 @@ def test_account_password(staff_client, check, current, new, again):
     token = page_token(staff_client, "/staff/account")
     response = check(staff_client.post, "/staff/account", data={
         "csrf_token": token, "current_password": current, "new_password": new,
-        "confirm_password": new if again is None else again})
-    assert response.status_code in (303, 400, 413)  # 413: past the 64 KiB form limit
+        "confirm_password": new if again is None else again},
+        may_record=records_staff_refusals)
+    # 413: past the 64 KiB form limit; 429: throttled
+    assert response.status_code in (303, 400, 413, 429)
     if response.status_code == 303:  # a good new password: put the old one back
         token = page_token(staff_client, "/staff/account")
         staff_client.post("/staff/account", data={
