@@ -48,6 +48,15 @@ def mailable_email(address: str) -> str:
     return checked.ascii_email
 
 
+def email_as_stored(address: str) -> str:
+    """Where to look an address up: as mailable_email stores it when it is a whole valid
+    address (a staff member may type the domain either way), else as typed."""
+    try:
+        return normalise_email(mailable_email(normalise_email(address)))
+    except UnmailableAddress:
+        return normalise_email(address)
+
+
 def has_control_characters(value: str) -> bool:
     return bool(CONTROL_CHARACTERS.search(value))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from campaign.common.text import normalise_email
+from campaign.common.text import email_as_stored
 from campaign.extensions import db
 from campaign.letters.models import FallbackBatch, Letter, LetterSettings
 from campaign.pages.models import ActionPage, Campaign, PageKind
@@ -72,7 +72,7 @@ def find_supporters(query: str, page_number: int = 1) -> tuple[list[SupporterRow
     query = query.strip()
     where = []
     if "@" in query:
-        where.append(Supporter.email.startswith(normalise_email(query), autoescape=True))
+        where.append(Supporter.email.startswith(email_as_stored(query), autoescape=True))
     elif query:
         where.append(func.lower(Supporter.first_name + " " + Supporter.last_name)
                      .contains(query.lower(), autoescape=True)
