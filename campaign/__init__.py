@@ -19,6 +19,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.config.update(overrides)
     hops, networks = check_proxy_settings(app.config)
     app.config["PROXY_FIX_X_FOR"] = hops
+    from campaign.common.input import register_input_checks
+
+    register_input_checks(app)  # before the blueprints: their routes use its converter
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)

@@ -11,7 +11,7 @@ from email.message import Message
 from celery import shared_task
 from flask import current_app
 
-from campaign.common.errors import describe_error, scrub_addresses
+from campaign.common.errors import describe_error
 from campaign.common.types import utcnow
 from campaign.extensions import (
     db,
@@ -25,7 +25,7 @@ from campaign.letters import delivery, digests, services
 from campaign.letters.emails import build_digest_message, build_letter_message
 from campaign.letters.models import Letter
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
-from workers.retry import jittered_backoff
+from workers.retry import failure_reason, jittered_backoff
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,9 @@ def _send(outgoing: Outgoing) -> int:
         try:
             transport.send(message)
         except PermanentMailError as exc:
-            delivery.move_to_fallback(db.session.get(Letter, letter_id), scrub_addresses(str(exc)))
+            delivery.move_to_fallback(db.session.get(Letter, letter_id), str(exc))
         except Exception as exc:  # TransientMailError, and anything unforeseen: try again
-            delay = _retry_later(letter_id, attempts, describe_error(exc)
-                                 if not isinstance(exc, TransientMailError)
-                                 else scrub_addresses(str(exc)))
+            delay = _retry_later(letter_id, attempts, failure_reason(exc))
             if delay is not None and (soonest_retry is None or delay < soonest_retry):
                 soonest_retry = delay
         else:
@@ -208,9 +206,9 @@ def _send_digest(target_id: int) -> int:
         current_transport().send(
             build_digest_message(digest, digests.digest_target(digest), letters))
     except TransientMailError as exc:
-        digests.release_digest(digest, scrub_addresses(str(exc)))
+        digests.release_digest(digest, str(exc))
     except (PermanentMailError, ValueError) as exc:
-        digests.digest_to_fallback(digest, scrub_addresses(str(exc)))
+        digests.digest_to_fallback(digest, str(exc))
     else:
         digests.mark_digest_sent(digest)
         db.session.commit()

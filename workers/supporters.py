@@ -9,7 +9,7 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
-from campaign.common.errors import describe_error, scrub_addresses
+from campaign.common.errors import describe_error
 from campaign.common.types import utcnow
 from campaign.extensions import (
     db,
@@ -19,10 +19,10 @@ from campaign.extensions import (
     request_drain_soon,
 )
 from campaign.health.drains import watched_drain
-from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
+from campaign.mail.transport import PermanentMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you, receipt_kinds
-from workers.retry import jittered_backoff
+from workers.retry import failure_reason, jittered_backoff
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,9 @@ def _send_batch(action_ids: list[int]) -> int:
         try:
             current_transport().send(message)
         except PermanentMailError as exc:
-            services.fail_thank_you(action_id, scrub_addresses(str(exc)))
+            services.fail_thank_you(action_id, str(exc))
         except Exception as exc:  # TransientMailError, and anything unforeseen: try again
-            _retry_later(action_id, attempts, scrub_addresses(str(exc))
-                         if isinstance(exc, TransientMailError) else describe_error(exc))
+            _retry_later(action_id, attempts, failure_reason(exc))
         else:
             services.mark_thank_you_sent(action_id)
             sent += 1

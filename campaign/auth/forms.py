@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from campaign.auth.services import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from campaign.common.input import CheckedForm
 from campaign.pages.forms import strip
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CheckedForm):
     email = EmailField("Email", filters=[strip],
                        validators=[DataRequired("Please give your email address."),
                                    Length(max=254)])
@@ -18,7 +18,7 @@ class LoginForm(FlaskForm):
                                          Length(max=MAX_PASSWORD_LENGTH)])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(CheckedForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired("Please give your current password."),
                                         Length(max=MAX_PASSWORD_LENGTH)])

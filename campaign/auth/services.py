@@ -35,6 +35,11 @@ def check_password(password: str) -> str:
         raise StaffError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise StaffError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters.")
+    if has_control_characters(password):
+        # Nobody types them; they come from a paste gone wrong or a script's bug, and
+        # could not be typed at the sign-in form either.
+        raise StaffError("The password may not contain control characters (such as NUL, a "
+                         "tab or a line break).")
     return password
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-_EMAIL = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+")
+from campaign.common.text import without_addresses
 
 
 def describe_error(exc: BaseException) -> str:
@@ -12,8 +10,4 @@ def describe_error(exc: BaseException) -> str:
     mail server's or the database's message may quote a supporter's). At most 500
     characters, as error columns hold."""
     first_line = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {scrub_addresses(first_line)}"[:500]
-
-
-def scrub_addresses(text: str) -> str:
-    return _EMAIL.sub("[address]", text)
+    return f"{type(exc).__name__}: {without_addresses(first_line)}"[:500]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import nh3
+from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 
 # Anything that could break out of a header line or fake one.
@@ -30,6 +31,39 @@ def without_addresses(text: str) -> str:
     """`text` with every email address in it replaced by "<address>": a mail server's
     error quotes the addresses it refused, and those errors are stored and logged."""
     return _EMAIL_ADDRESS.sub("<address>", text)
+
+
+class UnmailableAddress(ValueError):
+    """The message is fit to show whoever typed the address."""
+
+
+class NonAsciiMailbox(UnmailableAddress):
+    def __init__(self) -> None:
+        super().__init__("We can't yet send email to an address with letters other than a-z "
+                         "before the @. Please give another address.")
+
+
+def mailable_email(address: str) -> str:
+    """The address as we store and send it: an internationalised domain in its ASCII
+    (IDNA) form, which every mail server takes. UnmailableAddress for anything that is not
+    an address, and for a non-ASCII mailbox name: that needs SMTPUTF8 from every server on
+    the way, an office's server included when it is a letter's Reply-To."""
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise UnmailableAddress(str(error)) from None
+    if checked.ascii_email is None:
+        raise NonAsciiMailbox
+    return checked.ascii_email
+
+
+def email_as_stored(address: str) -> str:
+    """Where to look an address up: as mailable_email stores it when it is a whole valid
+    address (a staff member may type the domain either way), else as typed."""
+    try:
+        return normalise_email(mailable_email(normalise_email(address)))
+    except UnmailableAddress:
+        return normalise_email(address)
 
 
 def has_control_characters(value: str) -> bool:

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectChoice,
@@ -15,8 +13,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from campaign.common.input import CheckedForm, CheckedRowForm
 from campaign.letters.models import OverCap
-from campaign.pages.forms import no_control_characters, strip
+from campaign.pages.forms import strip
 from campaign.pages.models import PageKind, PageStatus
 
 MAX_HOURLY_CAP = 100_000  # far above any office's inbox, well inside an integer column
@@ -28,7 +27,7 @@ def optional_int(value: object) -> int | None:
     return int(value)
 
 
-class LetterSettingsForm(FlaskForm):
+class LetterSettingsForm(CheckedForm):
     """Field names are save_settings' arguments; it checks the letter's own rules."""
 
     subject = StringField("Subject", validators=[DataRequired("The letter needs a subject."),
@@ -61,18 +60,18 @@ class LetterSettingsForm(FlaskForm):
             SelectChoice(list_id, name) for list_id, name in lists]
 
 
-class TargetListUploadForm(FlaskForm):
+class TargetListUploadForm(CheckedForm):
     name = StringField("List name", filters=[strip],
                        validators=[DataRequired("Please give the list a name."),
-                                   Length(max=200), no_control_characters])
+                                   Length(max=200)])
     file = FileField("CSV file", validators=[FileRequired("Please choose a CSV file.")],
                      description="Columns: name,title,email,state,district (only name is "
                                  "required). UTF-8, at most 1 MB.")
 
 
-class MarkDeliveredForm(FlaskForm):
+class MarkDeliveredForm(CheckedForm):
     note = StringField("Note", filters=[strip],
-                       validators=[Optional(), Length(max=500), no_control_characters])
+                       validators=[Optional(), Length(max=500)])
 
 
 MAX_GOAL = 100_000_000
@@ -91,15 +90,15 @@ STATUS_CHOICES = [
 ]
 
 
-class EvidenceCardForm(Form):
+class EvidenceCardForm(CheckedRowForm):
     """One row of the cards table. A row left blank is no card; `remove` drops one, and
     the order numbers rearrange them."""
 
     claim = TextAreaField("Claim", filters=[strip], validators=[Optional(), Length(max=2000)])
     source_title = StringField("Source", filters=[strip],
-                               validators=[Optional(), Length(max=300), no_control_characters])
+                               validators=[Optional(), Length(max=300)])
     source_url = StringField("Source link", filters=[strip],
-                             validators=[Optional(), Length(max=1000), no_control_characters])
+                             validators=[Optional(), Length(max=1000)])
     order = IntegerField("Order", validators=[
         Optional(), NumberRange(min=1, max=999, message="The order is a number from 1 to 999.")])
     remove = BooleanField("Remove")
@@ -122,15 +121,14 @@ class EvidenceCardForm(Form):
         return True
 
 
-class PageForm(FlaskForm):
+class PageForm(CheckedForm):
     campaign_id = SelectField("Campaign", coerce=optional_int)
     new_campaign = StringField(
         "Or a new campaign", filters=[strip],
-        validators=[Optional(), Length(max=200), no_control_characters],
+        validators=[Optional(), Length(max=200)],
         description="Pages of one campaign are reported together.")
     title = StringField("Title", filters=[strip],
-                        validators=[DataRequired("The page needs a title."), Length(max=200),
-                                    no_control_characters])
+                        validators=[DataRequired("The page needs a title."), Length(max=200)])
     slug = StringField(
         "Address", filters=[strip, lambda value: value.lower() if value else value],
         validators=[Optional(), Length(max=80)],
@@ -176,7 +174,7 @@ class PageForm(FlaskForm):
         return [card for _, card in kept]
 
 
-class EraseSupporterForm(FlaskForm):
+class EraseSupporterForm(CheckedForm):
     confirm_email = StringField(
         "Type the supporter's email to confirm", filters=[strip],
         validators=[DataRequired("Please type the supporter's email to confirm."),

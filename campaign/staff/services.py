@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from campaign.common.text import normalise_email
+from campaign.common.text import email_as_stored
 from campaign.extensions import db
 from campaign.letters.models import FallbackBatch, Letter, LetterSettings
 from campaign.pages.models import ActionPage, Campaign, PageKind
@@ -72,19 +72,21 @@ def find_supporters(query: str, page_number: int = 1) -> tuple[list[SupporterRow
     query = query.strip()
     where = []
     if "@" in query:
-        where.append(Supporter.email.startswith(normalise_email(query), autoescape=True))
+        where.append(Supporter.email.startswith(email_as_stored(query), autoescape=True))
     elif query:
         where.append(func.lower(Supporter.first_name + " " + Supporter.last_name)
                      .contains(query.lower(), autoescape=True)
                      | (func.upper(Supporter.postal_code) == query.upper()))
     total = db.session.scalar(select(func.count()).select_from(Supporter).where(*where))
+    # A page past the last (a number from the address, of any size) is the last page.
+    page_number = min(max(page_number, 1), max(1, -(-total // SUPPORTERS_PER_PAGE)))
     # Counted per row shown (by the supporter_id index), not for every supporter.
     actions = (select(func.count()).where(Action.supporter_id == Supporter.id)
                .correlate(Supporter).scalar_subquery())
     rows = db.session.execute(
         select(Supporter, actions).where(*where)
         .order_by(Supporter.created_at.desc(), Supporter.id.desc())
-        .limit(SUPPORTERS_PER_PAGE).offset((max(page_number, 1) - 1) * SUPPORTERS_PER_PAGE))
+        .limit(SUPPORTERS_PER_PAGE).offset((page_number - 1) * SUPPORTERS_PER_PAGE))
     return [SupporterRow(supporter, n) for supporter, n in rows], total
 
 

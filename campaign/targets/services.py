@@ -9,10 +9,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import ColumnElement, or_, select
 
-from campaign.common.text import has_control_characters
+from campaign.common.text import UnmailableAddress, has_control_characters, mailable_email
 from campaign.extensions import db
 from campaign.targets.models import Target, TargetKind, TargetList, TargetListMember, ZipDistrict
 
@@ -230,8 +229,8 @@ def _read_value(column: str, value: str, fields: dict[str, object]) -> str | Non
         fields[column] = None
     elif column == "email":
         try:
-            fields["email"] = validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as error:
+            fields["email"] = mailable_email(value)
+        except UnmailableAddress as error:
             return f"The email address {_shown(value)} is not valid: {error}"
     elif column == "state":
         if not STATE_INPUT.fullmatch(value):

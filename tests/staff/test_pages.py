@@ -113,7 +113,7 @@ def test_a_letter_page_without_settings_gets_them_from_the_form(staff_client, cr
     ({"body_template": "Dear office, {nickname} asks you to act."},
      "Your letter has placeholders we don't recognise: {nickname}"),
     ({"subject": "Act now\r\nBcc: everyone@example.org"},
-     "The subject must be one line of at most 200 characters."),
+     "Please use a single line without special characters."),
     ({"subject": "x" * 201}, "Field cannot be longer than 200 characters."),
     ({"max_length": "50"}, "The maximum length must be between 100 and 20,000 characters."),
     ({"max_length": "20001"}, "The maximum length must be between 100 and 20,000 characters."),
