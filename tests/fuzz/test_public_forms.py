@@ -61,7 +61,8 @@ def test_the_letter_forms(client, letter_slug, check, name):
 @FUZZ
 @given(slug=any_text, query=st.dictionaries(st.sampled_from(TRACKING), any_text, max_size=3),
        method=st.sampled_from(["GET", "POST"]),
-       tail=st.sampled_from(["", "/thanks", "/letter/preview", "/letter/send"]))
+       tail=st.sampled_from(["", "/thanks", "/letter/preview", "/letter/send",
+                             "/letter/sent"]))
 def test_page_addresses_and_their_query_strings(client, petition, check, slug, query, method,
                                                 tail):
     from urllib.parse import quote
@@ -76,3 +77,13 @@ def test_status_page_tokens(client, check, token):
     from urllib.parse import quote
 
     check(client.get, f"/letters/{quote(token, safe='')}")
+
+
+@FUZZ
+@given(token=any_text, method=st.sampled_from(["GET", "POST"]))
+def test_opt_in_confirmation_tokens(client, petition, check, token, method):
+    from urllib.parse import quote
+
+    form_token = csrf_token(client, petition)
+    check(client.open, f"/confirm/{quote(token, safe='')}", method=method,
+          data={"csrf_token": form_token})
