@@ -120,24 +120,26 @@ def _send(outgoing: Outgoing) -> int:
     # letters alone.
     renew_every = current_app.config["LETTER_CLAIM_EXPIRES_SECONDS"] / 3
     renewed_at = time.monotonic()
-    for position, (letter_id, attempts, message) in enumerate(outgoing):
-        try:
-            transport.send(message)
-        except PermanentMailError as exc:
-            delivery.move_to_fallback(db.session.get(Letter, letter_id), str(exc))
-        except Exception as exc:  # TransientMailError, and anything unforeseen: try again
-            delay = _retry_later(letter_id, attempts, failure_reason(exc))
-            if delay is not None and (soonest_retry is None or delay < soonest_retry):
-                soonest_retry = delay
-        else:
-            # Recorded the moment the mail server took it: a worker killed after this
-            # line sends it no more, one killed before it sends again only this letter.
-            delivery.mark_sent([letter_id])
-            sent += 1
-        if time.monotonic() - renewed_at >= renew_every:
-            delivery.renew_claims([item[0] for item in outgoing[position + 1:]])
-            renewed_at = time.monotonic()
-        db.session.commit()
+    with delivery.recording_sent() as record_sent:
+        for position, (letter_id, attempts, message) in enumerate(outgoing):
+            try:
+                transport.send(message)
+            except PermanentMailError as exc:
+                delivery.move_to_fallback(db.session.get(Letter, letter_id), str(exc))
+            except Exception as exc:  # TransientMailError, and anything unforeseen: retry
+                delay = _retry_later(letter_id, attempts, failure_reason(exc))
+                if delay is not None and (soonest_retry is None or delay < soonest_retry):
+                    soonest_retry = delay
+            else:
+                # Committed the moment the mail server took it: a worker killed after this
+                # sends it no more, one killed before it sends again only this letter.
+                record_sent(letter_id)
+                sent += 1
+            if time.monotonic() - renewed_at >= renew_every:
+                delivery.renew_claims([item[0] for item in outgoing[position + 1:]])
+                renewed_at = time.monotonic()
+            if db.session().in_transaction():  # what the other paths changed
+                db.session.commit()
     if soonest_retry is not None:  # one later run for the batch, not one per letter
         request_drain_in(deliver_letters, soonest_retry)
     return sent

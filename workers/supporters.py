@@ -81,20 +81,22 @@ def _send_batch(action_ids: list[int]) -> int:
     sent = 0
     renew_every = current_app.config["THANK_YOU_CLAIM_EXPIRES_SECONDS"] / 3
     renewed_at = time.monotonic()
-    for position, (action_id, attempts, message) in enumerate(outgoing):
-        try:
-            current_transport().send(message)
-        except PermanentMailError as exc:
-            services.fail_thank_you(action_id, str(exc))
-        except Exception as exc:  # TransientMailError, and anything unforeseen: try again
-            _retry_later(action_id, attempts, failure_reason(exc))
-        else:
-            services.mark_thank_you_sent(action_id)
-            sent += 1
-        if time.monotonic() - renewed_at >= renew_every:  # a slow mail server: still ours
-            services.renew_thank_you_claims([item[0] for item in outgoing[position + 1:]])
-            renewed_at = time.monotonic()
-        db.session.commit()
+    with services.recording_thank_you_sent() as record_sent:
+        for position, (action_id, attempts, message) in enumerate(outgoing):
+            try:
+                current_transport().send(message)
+            except PermanentMailError as exc:
+                services.fail_thank_you(action_id, str(exc))
+            except Exception as exc:  # TransientMailError, and anything unforeseen: retry
+                _retry_later(action_id, attempts, failure_reason(exc))
+            else:
+                record_sent(action_id)  # committed the moment the server took it
+                sent += 1
+            if time.monotonic() - renewed_at >= renew_every:  # a slow server: still ours
+                services.renew_thank_you_claims([item[0] for item in outgoing[position + 1:]])
+                renewed_at = time.monotonic()
+            if db.session().in_transaction():  # what the other paths changed
+                db.session.commit()
     return sent
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -409,6 +410,29 @@ def _set_thank_you(action_id: int, **values: object) -> None:
 def mark_thank_you_sent(action_id: int) -> None:
     _set_thank_you(action_id, thank_you_status=ThankYouStatus.SENT.value,
                    thank_you_sent_at=utcnow(), thank_you_error="")
+
+
+_MARK_THANK_YOU_SENT_NOW = text(
+    "UPDATE actions SET thank_you_status = 'sent', thank_you_sent_at = :now, "
+    "thank_you_error = '' WHERE id = :id")
+
+
+@contextmanager
+def recording_thank_you_sent() -> Iterator[Callable[[int], None]]:
+    """A function that records one claimed thank-you as sent, committed at once (called
+    the moment the mail server has taken it). On PostgreSQL one statement in autocommit
+    on a pooled connection held for the batch, as letters.delivery.recording_sent."""
+    if db.engine.dialect.name != "postgresql":
+        def record(action_id: int) -> None:
+            mark_thank_you_sent(action_id)
+            db.session.commit()
+
+        yield record
+        return
+    statement = driver_sql(_MARK_THANK_YOU_SENT_NOW)
+    with autocommit_driver_connection() as connection:
+        yield lambda action_id: connection.execute(statement,
+                                                   {"id": action_id, "now": utcnow()})
 
 
 def release_thank_you(action_id: int, error: str, retry_at: datetime) -> None:
