@@ -34,6 +34,12 @@ def _psycopg_url(url: str) -> str:
     return url
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Every app the tests build in this process is a TestingConfig app, whatever the shell
+    # exported; processes the tests start (workers, gunicorn, run.sh) get their own env.
+    os.environ["CAMPAIGN_ENV"] = "testing"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests with a live Celery worker run last: once started, the worker consumes every
     # queued task, which would race the in-process tests that inspect pending rows.
@@ -111,7 +117,6 @@ def queue_name() -> str:
 def app_settings(database_url: str, redis_url: str, smtp_sink: SMTPSink, queue_name: str,
                  tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
-        "TESTING": True,
         "SECRET_KEY": "test-secret-key-that-is-long-enough-to-pass",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
