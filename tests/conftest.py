@@ -155,7 +155,10 @@ def _embedded_settings(app_settings: dict, database: Path, outbox: Path) -> dict
     """The embedded default a newcomer meets (README, scripts/run.sh): SQLite, tasks run
     in-process right after the commit, mail written to an outbox folder."""
     return {**app_settings, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
-            "REDIS_URL": None, "SMTP_URL": None, "OUTBOX_DIR": str(outbox)}
+            "REDIS_URL": None, "SMTP_URL": None, "OUTBOX_DIR": str(outbox),
+            # The limiter is one instance for every app in the process and keeps the
+            # storage of the last init_app: the tests' app must find its Redis there still.
+            "RATELIMIT_STORAGE_URI": app_settings["REDIS_URL"]}
 
 
 @contextmanager
