@@ -129,6 +129,9 @@ class DevelopmentConfig(Config):
 
 
 class TestingConfig(Config):
+    """What the test suite runs (tests/conftest.py sets CAMPAIGN_ENV=testing): errors
+    reach the test instead of becoming 500 pages."""
+
     ENV_NAME = "testing"
     TESTING = True
 

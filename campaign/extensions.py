@@ -48,7 +48,9 @@ class WritesOnlyLimiter(Limiter):
     limits), yet the extension's before-request pass resolves and evaluates limits on
     every request, GETs on exempt routes included: 15% of a page view's CPU and 9% of a
     signature's (profiled). `_check_request_limit` is what its hook (`in_middleware`) and
-    its decorators both call.
+    its decorators both call. It is private: pyproject.toml pins Flask-Limiter to the
+    releases read to have it with these arguments (3.8 to 4.1), and
+    tests/deploy/test_writes_only_limiter.py fails if an upgrade changes it.
     """
 
     def _check_request_limit(self, callable_name: str | None = None,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
 
+import celery
 import flask_migrate
 import pytest
 from flask import Flask
@@ -32,6 +38,12 @@ def _psycopg_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every app the tests build in this process is a TestingConfig app, whatever the shell
+    # exported; processes the tests start (workers, gunicorn, run.sh) get their own env.
+    os.environ["CAMPAIGN_ENV"] = "testing"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -111,7 +123,6 @@ def queue_name() -> str:
 def app_settings(database_url: str, redis_url: str, smtp_sink: SMTPSink, queue_name: str,
                  tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
-        "TESTING": True,
         "SECRET_KEY": "test-secret-key-that-is-long-enough-to-pass",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
@@ -138,6 +149,60 @@ def app(app_settings: dict) -> Flask:
     with app.app_context():
         flask_migrate.upgrade()
     return app
+
+
+def _embedded_settings(app_settings: dict, database: Path, outbox: Path) -> dict:
+    """The embedded default a newcomer meets (README, scripts/run.sh): SQLite, tasks run
+    in-process right after the commit, mail written to an outbox folder."""
+    return {**app_settings, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+            "REDIS_URL": None, "SMTP_URL": None, "OUTBOX_DIR": str(outbox),
+            # The limiter is one instance for every app in the process and keeps the
+            # storage of the last init_app: the tests' app must find its Redis there still.
+            "RATELIMIT_STORAGE_URI": app_settings["REDIS_URL"]}
+
+
+@contextmanager
+def own_celery_default() -> Iterator[None]:
+    """create_app makes its Celery app the current and default one; afterwards the one
+    before (the tests' app's) takes its place again, so shared tasks find it."""
+    previous = celery.current_app._get_current_object()
+    try:
+        yield
+    finally:
+        previous.set_current()
+        previous.set_default()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(app_settings: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database upgraded by the migrations once; each embedded app gets a copy."""
+    folder = tmp_path_factory.mktemp("sqlite")
+    with own_celery_default():
+        app = create_app(_embedded_settings(app_settings, folder / "migrated.sqlite3",
+                                            folder / "outbox"))
+        with app.app_context():
+            flask_migrate.upgrade()
+            db.engine.dispose()
+    return folder / "migrated.sqlite3"
+
+
+@pytest.fixture
+def embedded_app(app_settings: dict, migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
+    """An app on the embedded default, on a database of its own (mail in tmp_path/outbox)."""
+    database = tmp_path / "campaign.sqlite3"
+    shutil.copyfile(migrated_sqlite, database)
+    with own_celery_default():
+        app = create_app(_embedded_settings(app_settings, database, tmp_path / "outbox"))
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+
+
+def outbox_mail(app: Flask) -> list[EmailMessage]:
+    """The messages an embedded app wrote to its outbox folder, oldest first."""
+    files = sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"),
+                   key=lambda path: path.stat().st_mtime_ns)
+    return [message_from_bytes(path.read_bytes(), policy=default_policy) for path in files]
 
 
 @pytest.fixture(autouse=True)
@@ -171,9 +236,8 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def query(app: Flask) -> Callable[..., list]:
-    """Runs SQL against the test database in a fresh session: what really got committed."""
+def sql_reader(app: Flask) -> Callable[..., list]:
+    """Runs SQL against `app`'s database in a fresh session: what really got committed."""
 
     def run(sql: str, **params: object) -> list:
         with app.app_context():
@@ -183,7 +247,13 @@ def query(app: Flask) -> Callable[..., list]:
 
 
 @pytest.fixture
-def create_page(app: Flask) -> Callable[..., str]:
+def query(app: Flask) -> Callable[..., list]:
+    return sql_reader(app)
+
+
+def page_maker(app: Flask) -> Callable[..., str]:
+    """Creates live petition pages in `app` (the fields given change that) and returns
+    their slugs."""
     counter = iter(range(1, 1_000_000))
 
     def create(**fields: object) -> str:
@@ -202,6 +272,11 @@ def create_page(app: Flask) -> Callable[..., str]:
             return page.slug
 
     return create
+
+
+@pytest.fixture
+def create_page(app: Flask) -> Callable[..., str]:
+    return page_maker(app)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The demo campaign: North Korea, where human rights are security.
 
-Copy is our own; every evidence card cites the source its fact comes from
-(../shared/CONTENT-FACTS.md lists them). The links go to each publisher's North Korea or
-home page, since the facts file names the articles but not their exact addresses.
+Copy is our own; every evidence card cites the source its fact comes from. The links go
+to each publisher's North Korea or home page, since the sources were collected by article
+name, not by exact address.
 """
 
 from __future__ import annotations

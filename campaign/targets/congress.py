@@ -1,7 +1,8 @@
 """Members of Congress and the ZIP-to-district crosswalk, imported from public data files.
 
 The files are unitedstates/congress-legislators' legislators-current.yaml and the
-Census-derived zccd.csv (ZCTA to congressional district); see ../shared/data/us-congress.
+Census-derived zccd.csv (ZCTA to congressional district); data/us-congress/ ships a snapshot
+of both and its README says where they come from and when to refresh them.
 """
 
 from __future__ import annotations

@@ -45,6 +45,11 @@ def test_production_starts_with_every_setting(monkeypatch):
     assert load_config("production").ENV_NAME == "production"
 
 
+def test_the_tests_run_on_the_testing_config(app):
+    assert app.config["ENV_NAME"] == "testing"
+    assert app.config["TESTING"] is True
+
+
 def test_unknown_environment_name_is_refused():
     with pytest.raises(ConfigurationError, match="staging"):
         load_config("staging")

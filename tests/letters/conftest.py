@@ -77,12 +77,10 @@ def send_letter(client: FlaskClient) -> Callable:
 def congress(app: Flask) -> None:
     """Members of Congress and the ZIP crosswalk, from the snapshot shipped in data/."""
     from campaign.targets.congress import import_representatives
-    from tests.conftest import ROOT
+    from tests.targets.support import LEGISLATORS, SNAPSHOT_DAY, ZIPS
 
-    snapshot = ROOT / "data" / "us-congress"
     with app.app_context():
-        import_representatives(snapshot / "legislators-current.yaml", snapshot / "zccd.csv",
-                               today=date(2026, 6, 15))
+        import_representatives(LEGISLATORS, ZIPS, today=SNAPSHOT_DAY)
         db.session.commit()
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-import flask_migrate
 import pytest
 
-from campaign import create_app
 from campaign.extensions import db
 from campaign.pages import services as page_services
 from campaign.supporters.services import Signature, commit_signature, record_signature
@@ -73,11 +71,9 @@ def test_a_second_signature_on_the_page_is_not_counted(app, create_page, query):
 
 
 @pytest.mark.parametrize("per_person", [False, True])
-def test_the_embedded_default_counts_the_same_on_sqlite(tmp_path, app_settings, per_person):
-    app = create_app({**app_settings,
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'a.sqlite3'}"})
+def test_the_embedded_default_counts_the_same_on_sqlite(embedded_app, per_person):
+    app = embedded_app
     with app.app_context():
-        flask_migrate.upgrade()
         campaign = page_services.create_campaign(slug="c", name="C")
         page = page_services.create_page(campaign, slug="p", title="P", kind="petition",
                                          status="live", body_markdown="x", cards=[])
@@ -91,6 +87,5 @@ def test_the_embedded_default_counts_the_same_on_sqlite(tmp_path, app_settings, 
             "SELECT source, utm_campaign, signatures FROM signature_attribution_counts")).all()
         stored = db.session.execute(db.text(
             "SELECT DISTINCT source, utm_campaign FROM actions")).all()
-        db.engine.dispose()
     assert [tuple(row) for row in counts] == [("mail", "nov", 3)]
     assert [tuple(row) for row in stored] == [("mail", "nov") if per_person else ("", "")]

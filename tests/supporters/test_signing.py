@@ -1,4 +1,5 @@
-"""Recording signatures when several arrive at once with one email."""
+"""Recording signatures when several arrive at once with one email, on PostgreSQL and on
+SQLite (the embedded default, which takes turns at its database lock)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from campaign.supporters.services import Signature, SignResult, commit_signature
 
 
 def test_simultaneous_signatures_with_one_email_make_one_supporter_and_one_action_per_page(
-        app, create_page, query):
+        site):
+    app, query = site.app, site.query
     page_ids = []
-    for slug in (create_page(), create_page()):
+    for slug in (site.create_page(), site.create_page()):
         with app.app_context():
             page_ids.append(page_services.load_page_view(slug).id)
     # The same person, typed differently, on two pages, four times each, all at once:
