@@ -1,6 +1,6 @@
 """Staff pages: every page at a glance, building and editing pages, their reports, and
-the activity record. Letter settings, target lists and fallback batches are the letters'
-and targets' own staff pages (campaign/letters/staff_views.py, campaign/targets/...)."""
+the activity record. Letter settings, fallback batches and target lists are the domains'
+own staff pages (campaign/letters/staff_views.py, campaign/targets/staff_views.py)."""
 
 from __future__ import annotations
 
