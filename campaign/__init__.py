@@ -99,12 +99,14 @@ def register_blueprints(app: Flask) -> None:
     from campaign.health.views import bp as health_bp
     from campaign.letters.delivery import oldest_letter_due_since
     from campaign.letters.emails import build_letter_receipt
+    from campaign.letters.staff_views import bp as letters_staff_bp
     from campaign.letters.views import bp as letters_bp
     from campaign.pages.views import bp as pages_bp
     from campaign.staff.supporter_views import bp as staff_supporters_bp
     from campaign.staff.views import bp as staff_bp
     from campaign.supporters.services import oldest_thank_you_due_since
     from campaign.supporters.views import bp as supporters_bp
+    from campaign.targets.staff_views import bp as targets_staff_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(letters_bp)
@@ -112,6 +114,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(staff_supporters_bp)
+    # Each domain's staff pages; their navigation entries follow this order.
+    app.register_blueprint(targets_staff_bp)
+    app.register_blueprint(letters_staff_bp)
     app.register_blueprint(supporters_bp)
     # After a letter page, the supporter's one email is a receipt listing their letters.
     app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}

@@ -7,11 +7,16 @@ import io
 
 from flask import render_template
 
+from campaign.extensions import db
 from campaign.letters.models import FallbackBatch
 
 CSV_COLUMNS = ("letter_id", "written_at", "target_name", "target_title", "target_address",
                "supporter_name", "supporter_email", "supporter_town", "supporter_postal_code",
                "subject", "body")
+
+
+def get_batch(batch_id: int) -> FallbackBatch | None:
+    return db.session.get(FallbackBatch, batch_id)
 
 
 def _spreadsheet_safe(value: str) -> str:

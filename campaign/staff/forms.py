@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     FieldList,
@@ -14,65 +13,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from campaign.common.input import CheckedForm, CheckedRowForm
-from campaign.letters.models import OverCap
 from campaign.pages.forms import strip
 from campaign.pages.models import PageKind, PageStatus
-
-MAX_HOURLY_CAP = 100_000  # far above any office's inbox, well inside an integer column
-
-
-def optional_int(value: object) -> int | None:
-    if value is None or value == "" or value == "None":
-        return None
-    return int(value)
-
-
-class LetterSettingsForm(CheckedForm):
-    """Field names are save_settings' arguments; it checks the letter's own rules."""
-
-    subject = StringField("Subject", validators=[DataRequired("The letter needs a subject."),
-                                                 Length(max=200)])
-    body_template = TextAreaField(
-        # Browsers send line breaks as CRLF, so this bound is loose; save_settings checks
-        # the letter's real length against its maximum.
-        "Letter", validators=[DataRequired("The letter needs some text."), Length(max=40000)],
-        description="Merge fields: {first_name} {last_name} {full_name} {town} {postal_code} "
-                    "{target_name} {target_title}. The salutation and sign-off are added "
-                    "for each target.")
-    is_editable = BooleanField("Supporters may edit the letter")
-    max_length = IntegerField("Maximum length (characters)",
-                              validators=[InputRequired("Please give a maximum length.")])
-    targets_house = BooleanField("Write to the supporter's Representative")
-    targets_senate = BooleanField("Write to the supporter's Senators")
-    target_list_id = SelectField("Target list", coerce=optional_int)
-    target_hourly_cap = IntegerField(
-        "Letters per target per hour",
-        validators=[InputRequired("Please give an hourly cap."),
-                    NumberRange(min=1, max=MAX_HOURLY_CAP,
-                                message=f"The cap must be between 1 and {MAX_HOURLY_CAP:,}.")])
-    over_cap = SelectField("Over the cap", choices=[
-        SelectChoice(OverCap.WAIT.value, "Letters wait for the next free slot"),
-        SelectChoice(OverCap.DIGEST.value, "Letters go in one digest email to the office"),
-    ])
-
-    def set_target_lists(self, lists: list[tuple[int, str]]) -> None:
-        self.target_list_id.choices = [SelectChoice(None, "No list")] + [
-            SelectChoice(list_id, name) for list_id, name in lists]
-
-
-class TargetListUploadForm(CheckedForm):
-    name = StringField("List name", filters=[strip],
-                       validators=[DataRequired("Please give the list a name."),
-                                   Length(max=200)])
-    file = FileField("CSV file", validators=[FileRequired("Please choose a CSV file.")],
-                     description="Columns: name,title,email,state,district (only name is "
-                                 "required). UTF-8, at most 1 MB.")
-
-
-class MarkDeliveredForm(CheckedForm):
-    note = StringField("Note", filters=[strip],
-                       validators=[Optional(), Length(max=500)])
-
+from campaign.staff.shell import optional_int
 
 MAX_GOAL = 100_000_000
 EXTRA_CARD_ROWS = 3  # blank rows under a page's cards: room to add without JavaScript

@@ -1,8 +1,8 @@
-"""What the staff pages read: pages with their counts, campaigns, supporters, and target
-lists.
+"""What the staff shell and overview read: pages with their counts, campaigns and
+supporters.
 
 Read-only queries across domains, kept here so the staff views need no new functions
-in the domains they look into.
+in the domains they look into. A domain's own staff pages read through its services.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ from sqlalchemy import func, select
 
 from campaign.common.text import email_as_stored
 from campaign.extensions import db
-from campaign.letters.models import FallbackBatch, Letter, LetterSettings
+from campaign.letters.models import Letter, LetterSettings
 from campaign.pages.models import ActionPage, Campaign, PageKind
 from campaign.supporters.models import Action, Consent, Supporter
-from campaign.targets.models import TargetList, TargetListMember
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,6 @@ def pages_with_signature_counts() -> list[PageRow]:
         .outerjoin(counts, counts.c.action_page_id == ActionPage.id)
         .order_by(ActionPage.created_at.desc(), ActionPage.id.desc()))
     return [PageRow(page, count) for page, count in rows]
-
-
-def letter_page(slug: str) -> ActionPage | None:
-    page = db.session.scalars(select(ActionPage).where(ActionPage.slug == slug)).one_or_none()
-    return page if page is not None and page.kind == PageKind.LETTER.value else None
 
 
 def campaign_choices() -> list[tuple[int, str]]:
@@ -113,26 +107,3 @@ def supporter_detail(supporter_id: int) -> SupporterDetail | None:
         .where(Action.supporter_id == supporter_id).order_by(Letter.id)).all()
     return SupporterDetail(supporter, [tuple(row) for row in actions],
                            [tuple(row) for row in consents], list(letters))
-
-
-@dataclass(frozen=True)
-class TargetListRow:
-    target_list: TargetList
-    targets: int
-
-
-def target_lists_with_counts() -> list[TargetListRow]:
-    rows = db.session.execute(
-        select(TargetList, func.count(TargetListMember.target_id))
-        .outerjoin(TargetListMember, TargetListMember.target_list_id == TargetList.id)
-        .group_by(TargetList.id).order_by(TargetList.created_at.desc(), TargetList.id.desc()))
-    return [TargetListRow(target_list, count) for target_list, count in rows]
-
-
-def target_list_choices() -> list[tuple[int, str]]:
-    return [(target_list.id, target_list.name) for target_list in db.session.scalars(
-        select(TargetList).order_by(TargetList.name, TargetList.id))]
-
-
-def get_batch(batch_id: int) -> FallbackBatch | None:
-    return db.session.get(FallbackBatch, batch_id)

@@ -13,7 +13,7 @@ from campaign.extensions import db
 from campaign.letters.erasure import erase_letters_of
 from campaign.staff import services
 from campaign.staff.forms import EraseSupporterForm
-from campaign.staff.views import no_store
+from campaign.staff.shell import no_store
 from campaign.supporters.erasure import ErasureRefused, erase_supporter_record, lock_supporter
 
 bp = Blueprint("staff_supporters", __name__, url_prefix="/staff/supporters")

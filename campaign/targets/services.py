@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from campaign.common.text import UnmailableAddress, has_control_characters, mailable_email
 from campaign.extensions import db
@@ -268,3 +268,22 @@ def create_target_list(name: str, rows: Iterable[TargetRow]) -> TargetList:
     db.session.add(target_list)
     db.session.flush()
     return target_list
+
+
+@dataclass(frozen=True)
+class TargetListRow:
+    target_list: TargetList
+    targets: int
+
+
+def target_lists_with_counts() -> list[TargetListRow]:
+    rows = db.session.execute(
+        select(TargetList, func.count(TargetListMember.target_id))
+        .outerjoin(TargetListMember, TargetListMember.target_list_id == TargetList.id)
+        .group_by(TargetList.id).order_by(TargetList.created_at.desc(), TargetList.id.desc()))
+    return [TargetListRow(target_list, count) for target_list, count in rows]
+
+
+def target_list_choices() -> list[tuple[int, str]]:
+    return [(target_list.id, target_list.name) for target_list in db.session.scalars(
+        select(TargetList).order_by(TargetList.name, TargetList.id))]
