@@ -2,7 +2,8 @@
 
 A supporter page is the same for every visitor but for their form token and where they
 came from, and `pages.views.show` keeps it rendered per cache period. When that
-rendering is fresh and the request has no query string, this middleware fills in the
+rendering is fresh and the request carries none of the inputs the contract in
+campaign.pages.rendering sends to Flask (a query string), this middleware fills in the
 token and the referring site itself: the same bytes and headers as the view, at a
 fraction of the CPU (Flask's request context, hooks and response objects are most of a
 cached page view's cost, profiled). Anything else, a stale cache included, goes to Flask,
@@ -18,7 +19,8 @@ from flask import Flask
 from markupsafe import escape
 
 from campaign.pages.forms import referrer_origin
-from campaign.pages.views import NO_TRACKING, count_view, fill_page
+from campaign.pages.public import count_view
+from campaign.pages.rendering import NO_TRACKING, TO_FLASK_ENVIRON_KEYS, fill_page
 from campaign.public_forms import COOKIE_NAME, NONCE, cookie_header, new_nonce, token_for
 from campaign.security import SECURITY_HEADERS
 
@@ -39,7 +41,7 @@ class CachedPageViews:
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if (environ["REQUEST_METHOD"] == "GET" and path.startswith(_PREFIX)
-                and not environ.get("QUERY_STRING")):
+                and not any(environ.get(key) for key in TO_FLASK_ENVIRON_KEYS)):
             caches = self.extensions["page_caches"]
             page = caches.pages.peek(path[len(_PREFIX):])
             if page is not None and (page.is_live or page.is_closed):

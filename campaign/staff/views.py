@@ -29,9 +29,11 @@ from campaign.letters.compose import LetterError
 from campaign.letters.delivery import mark_batch_delivered, open_batch_rows
 from campaign.letters.services import get_settings, letter_report, save_settings
 from campaign.pages import services as page_services
+from campaign.pages.kinds import go_live_refusal
 from campaign.pages.models import ActionPage, Campaign, PageStatus
+from campaign.pages.public import blank_form, render_page
+from campaign.pages.rendering import NO_TRACKING
 from campaign.pages.services import CardView, PageEdit, PageError
-from campaign.pages.views import NO_TRACKING, blank_form, render_page
 from campaign.security import CONTENT_SECURITY_POLICY
 from campaign.staff import reports, services
 from campaign.staff.forms import (
@@ -130,7 +132,7 @@ def _save_page_form(page: ActionPage | None):
                         if form.new_campaign.data
                         else db.session.get(Campaign, form.campaign_id.data))
             saved = page_services.save_page(
-                page, campaign, edit, ready_to_go_live=services.ready_to_go_live(page, edit.kind))
+                page, campaign, edit, go_live_refusal=go_live_refusal(page, edit.kind))
             record_staff_event("page.created" if page is None else "page.saved", saved.slug,
                                f"{saved.kind}, {saved.status}")
             db.session.commit()
@@ -169,8 +171,8 @@ def preview_page(slug: str):
     page = page_services.load_page_view(slug)
     if page is None:
         abort(404)
-    form, settings = blank_form(page)
-    return render_page(page, form, letter=settings, preview=True,
+    form, context = blank_form(page)
+    return render_page(page, form, form_context=context, preview=True,
                        hidden={**NO_TRACKING, "csrf_token": ""})
 
 
