@@ -98,9 +98,10 @@ def register_blueprints(app: Flask) -> None:
     from campaign.auth.views import bp as auth_bp
     from campaign.health.views import bp as health_bp
     from campaign.letters.delivery import oldest_letter_due_since
-    from campaign.letters.emails import build_letter_receipt
+    from campaign.letters.kind import register as register_letter_kind
     from campaign.letters.staff_views import bp as letters_staff_bp
     from campaign.letters.views import bp as letters_bp
+    from campaign.pages.kinds import register_page_kinds
     from campaign.pages.views import bp as pages_bp
     from campaign.staff.supporter_views import bp as staff_supporters_bp
     from campaign.staff.views import bp as staff_bp
@@ -118,8 +119,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(targets_staff_bp)
     app.register_blueprint(letters_staff_bp)
     app.register_blueprint(supporters_bp)
-    # After a letter page, the supporter's one email is a receipt listing their letters.
-    app.extensions["thank_you_builders"] = {"letter": build_letter_receipt}
+    # What differs by page kind: pages/ knows the petition, each other domain its own.
+    register_page_kinds(app)
+    register_letter_kind(app)
     # What /healthz and staff pages watch: since when each drain's oldest row is due.
     app.extensions["drain_backlogs"] = {
         "letters.deliver": oldest_letter_due_since,

@@ -20,7 +20,7 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command() -> None:
         """Create the demo campaign and its pages (safe to run again)."""
-        from campaign.pages.demo import seed_demo
+        from campaign.demo import seed_demo
 
         campaign, created = seed_demo()
         db.session.commit()

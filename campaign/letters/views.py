@@ -13,7 +13,8 @@ from campaign.letters.forms import LetterForm
 from campaign.letters.services import TargetChoice, district_key
 from campaign.letters.status_links import action_for_token, create_status_link
 from campaign.pages.forms import posted_hidden_values
-from campaign.pages.views import (
+from campaign.pages.models import PageKind
+from campaign.pages.public import (
     already_signed,
     public_page,
     render_page,
@@ -32,7 +33,7 @@ bp = Blueprint("letters", __name__)
 
 def _letter_page(slug: str):
     page = public_page(slug)
-    settings = services.get_settings(page.id) if page.kind == "letter" else None
+    settings = services.get_settings(page.id) if page.kind == PageKind.LETTER.value else None
     if settings is None:
         abort(404)
     return page, settings
@@ -82,7 +83,7 @@ def _checked_submission(slug: str):
     form = LetterForm()
     checked = _check(form, settings)
     if checked is None:
-        abort(make_response(*render_page(page, form, 400, letter=settings)))
+        abort(make_response(*render_page(page, form, 400, form_context={"letter": settings})))
     return (page, settings, form, *checked)
 
 
@@ -107,9 +108,9 @@ def send(slug: str):
         return redirect(url_for(".sent", slug=slug), 303)
     if choice.needs_district_choice:
         form.district.errors.append("Please choose your district before sending.")
-        return render_page(page, form, 400, letter=settings)
+        return render_page(page, form, 400, form_context={"letter": settings})
 
-    result = record_signature(page.id, signature_from_form(form),
+    result = record_signature(page.id, signature_from_form(form, town=form.town.data or ""),
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
         # No second letters. The answer is a fresh send's, and only the address's owner
@@ -160,4 +161,4 @@ def status(token: str):
 def edit(slug: str):
     """Back from the preview to the form, with what the supporter wrote."""
     page, settings = _letter_page(slug)
-    return render_page(page, LetterForm(), letter=settings)
+    return render_page(page, LetterForm(), form_context={"letter": settings})

@@ -2,7 +2,8 @@
 
 A supporter page is the same for every visitor but for their form token and where they
 came from, and `pages.views.show` keeps it rendered per cache period. When that
-rendering is fresh and the request has no query string, this middleware fills in the
+rendering is fresh and the request carries none of the inputs the contract in
+campaign.pages.rendering sends to Flask (a query string), this middleware fills in the
 token and the referring site itself: the same bytes and headers as the view, at a
 fraction of the CPU (Flask's request context, hooks and response objects are most of a
 cached page view's cost, profiled). Anything else, a stale cache included, goes to Flask,
@@ -18,7 +19,8 @@ from flask import Flask
 from markupsafe import escape
 
 from campaign.pages.forms import referrer_origin
-from campaign.pages.views import NO_TRACKING, count_view, fill_page
+from campaign.pages.public import count_view
+from campaign.pages.rendering import NO_TRACKING, TO_FLASK_ENVIRON_KEYS, fill_page
 from campaign.public_forms import COOKIE_NAME, NONCE, cookie_header, new_nonce, token_for
 from campaign.security import SECURITY_HEADERS
 
@@ -38,14 +40,17 @@ class CachedPageViews:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if (environ["REQUEST_METHOD"] == "GET" and path.startswith(_PREFIX)
-                and not environ.get("QUERY_STRING")):
-            caches = self.extensions["page_caches"]
-            page = caches.pages.peek(path[len(_PREFIX):])
-            if page is not None and (page.is_live or page.is_closed):
-                pieces = caches.rendered.peek(page.id)
-                if pieces is not None:
-                    return self._serve(page.id, pieces, environ, start_response)
+        if environ["REQUEST_METHOD"] == "GET" and path.startswith(_PREFIX):
+            for key in TO_FLASK_ENVIRON_KEYS:  # a plain loop: this runs on every request
+                if environ.get(key):
+                    break
+            else:
+                caches = self.extensions["page_caches"]
+                page = caches.pages.peek(path[len(_PREFIX):])
+                if page is not None and (page.is_live or page.is_closed):
+                    pieces = caches.rendered.peek(page.id)
+                    if pieces is not None:
+                        return self._serve(page.id, pieces, environ, start_response)
         return self.wsgi_app(environ, start_response)
 
     def _serve(self, page_id: int, pieces: list[str], environ: dict,

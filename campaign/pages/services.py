@@ -174,12 +174,12 @@ def editable_page(slug: str) -> ActionPage | None:
 
 
 def save_page(page: ActionPage | None, campaign: Campaign, edit: PageEdit, *,
-              ready_to_go_live: bool = True) -> ActionPage:
+              go_live_refusal: str | None = None) -> ActionPage:
     """Creates a page (`page` None) or changes one, with its evidence cards; PageError
     says what is refused. Flushes; the caller commits or rolls back.
 
-    `ready_to_go_live` is what another domain knows of the page (a letter page needs its
-    letter first): False refuses the live status.
+    `go_live_refusal` is what the page's kind (campaign.pages.kinds) knows of it (a
+    letter page needs its letter first): why the live status is refused, if it is.
 
     A page's address and kind are fixed while it is live or closed: links to it are out
     in the world, and its signatures or letters were made for that kind of page.
@@ -202,13 +202,8 @@ def save_page(page: ActionPage | None, campaign: Campaign, edit: PageEdit, *,
         raise PageError("The kind of a live or closed page cannot change.")
     if (page is None or edit.slug != page.slug) and page_slug_taken(edit.slug):
         raise PageError(f"Another page already has the address /a/{edit.slug}.")
-    if edit.status == PageStatus.LIVE.value:
-        if edit.kind == PageKind.DONATION.value:
-            raise PageError("Donation pages cannot go live yet: online giving is not "
-                            "built. Keep the page as a draft.")
-        if not ready_to_go_live:
-            raise PageError("Set the letter's text and targets before the page goes live: "
-                            "save it as a draft, then open \u201cLetters and settings\u201d.")
+    if edit.status == PageStatus.LIVE.value and go_live_refusal is not None:
+        raise PageError(go_live_refusal)
     for card in edit.cards:
         check_source_url(card.source_url)
 

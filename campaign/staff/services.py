@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from campaign.common.text import email_as_stored
 from campaign.extensions import db
-from campaign.letters.models import Letter, LetterSettings
-from campaign.pages.models import ActionPage, Campaign, PageKind
+from campaign.letters.models import Letter
+from campaign.pages.models import ActionPage, Campaign
 from campaign.supporters.models import Action, Consent, Supporter
 
 
@@ -22,10 +22,6 @@ from campaign.supporters.models import Action, Consent, Supporter
 class PageRow:
     page: ActionPage
     signatures: int
-
-    @property
-    def is_letter(self) -> bool:
-        return self.page.kind == PageKind.LETTER.value
 
 
 def pages_with_signature_counts() -> list[PageRow]:
@@ -41,14 +37,6 @@ def pages_with_signature_counts() -> list[PageRow]:
 
 def campaign_choices() -> list[tuple[int, str]]:
     return [(c.id, c.name) for c in db.session.scalars(select(Campaign).order_by(Campaign.name))]
-
-
-def ready_to_go_live(page: ActionPage | None, kind: str) -> bool:
-    """A letter page may go live only once its letter is set; other kinds need nothing
-    from outside the pages domain."""
-    if kind != PageKind.LETTER.value:
-        return True
-    return page is not None and db.session.get(LetterSettings, page.id) is not None
 
 
 SUPPORTERS_PER_PAGE = 50

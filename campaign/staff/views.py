@@ -21,9 +21,11 @@ from campaign.auth.access import admin_required
 from campaign.auth.audit import recent_staff_events, record_staff_event
 from campaign.extensions import csrf, db
 from campaign.pages import services as page_services
+from campaign.pages.kinds import go_live_refusal
 from campaign.pages.models import ActionPage, Campaign, PageStatus
+from campaign.pages.public import blank_form, render_page
+from campaign.pages.rendering import NO_TRACKING
 from campaign.pages.services import CardView, PageEdit, PageError
-from campaign.pages.views import NO_TRACKING, blank_form, render_page
 from campaign.staff import reports, services, shell
 from campaign.staff.forms import EXTRA_CARD_ROWS, PageForm
 from campaign.staff.shell import allow_long_copy
@@ -97,7 +99,7 @@ def _save_page_form(page: ActionPage | None):
                         if form.new_campaign.data
                         else db.session.get(Campaign, form.campaign_id.data))
             saved = page_services.save_page(
-                page, campaign, edit, ready_to_go_live=services.ready_to_go_live(page, edit.kind))
+                page, campaign, edit, go_live_refusal=go_live_refusal(page, edit.kind))
             record_staff_event("page.created" if page is None else "page.saved", saved.slug,
                                f"{saved.kind}, {saved.status}")
             db.session.commit()
@@ -136,8 +138,8 @@ def preview_page(slug: str):
     page = page_services.load_page_view(slug)
     if page is None:
         abort(404)
-    form, settings = blank_form(page)
-    return render_page(page, form, letter=settings, preview=True,
+    form, context = blank_form(page)
+    return render_page(page, form, form_context=context, preview=True,
                        hidden={**NO_TRACKING, "csrf_token": ""})
 
 

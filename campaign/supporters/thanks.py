@@ -38,21 +38,28 @@ def confirm_url(action: Action) -> str | None:
     return f"{config['BASE_URL']}/confirm/{token}" if token else None
 
 
+def _thank_you_builders() -> dict:
+    """The page kinds (campaign.pages.kinds) that build their own email, by kind name."""
+    return {name: kind.thank_you_builder
+            for name, kind in current_app.extensions.get("page_kinds", {}).items()
+            if kind.thank_you_builder is not None}
+
+
 def receipt_kinds() -> frozenset[str]:
     """Page kinds whose email is a receipt the supporter needs (letters: their status
     link), so one beyond the address's email of the day waits instead of being skipped."""
-    return frozenset(current_app.extensions.get("thank_you_builders", {}))
+    return frozenset(_thank_you_builders())
 
 
 def build_thank_you(action: Action) -> Message:
     """The email sent once after an action, or the notice a second signature asked for.
-    A domain may register its own for a page kind (letters send a receipt listing each
-    letter) in app.extensions["thank_you_builders"]: builder(action, confirm_url)."""
+    A page kind may build its own (letters send a receipt listing each letter): its
+    thank_you_builder(action, confirm_url)."""
     if action.notice_requested_at is not None:
         return build_already_signed_notice(action)
     supporter, page = action.supporter, action.page
     confirm = confirm_url(action)
-    builder = current_app.extensions.get("thank_you_builders", {}).get(page.kind)
+    builder = _thank_you_builders().get(page.kind)
     if builder is not None:
         return builder(action, confirm)
     url = page_url(page.slug)
