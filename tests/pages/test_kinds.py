@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 
+import pytest
 from flask import render_template_string
 
 from campaign.config import PROJECT_ROOT
@@ -40,7 +41,17 @@ GIVING = Kind(name="donation", go_live_refusal=lambda page: None,
               thank_you_builder=_receipt)
 
 
-def test_a_registered_kind_is_what_pages_and_thank_yous_use(app, client, create_page, query):
+@pytest.fixture
+def kinds_restored(app):
+    """The session's app, its page kinds as they were after the test: a replaced kind
+    must not leak into the tests that follow."""
+    kinds = dict(app.extensions["page_kinds"])
+    yield
+    app.extensions["page_kinds"] = kinds
+
+
+def test_a_registered_kind_is_what_pages_and_thank_yous_use(app, client, create_page, query,
+                                                           kinds_restored):
     slug = create_page(kind="donation", status="live")
     with app.app_context():
         assert go_live_refusal(None, "donation").startswith("Donation pages cannot go live")
