@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from markupsafe import escape
 
+from campaign import outbox
 from campaign.extensions import db, limiter
 from campaign.letters import services as letter_services
 from campaign.letters.forms import LetterForm
@@ -34,7 +35,6 @@ from campaign.supporters.services import (
     request_already_signed_notice,
 )
 from campaign.supporters.thanks import page_url, share_links
-from workers.supporters import request_thank_yous_soon
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def sign(slug: str):
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
         already_signed(page.id, result.supporter_id)
-    request_thank_yous_soon()
+    outbox.request_soon("supporters.send_thank_yous")
     return redirect(url_for(".thanks", slug=slug), 303)
 
 

@@ -325,12 +325,12 @@ def test_the_sweep_command_asks_for_a_run_when_letters_are_due(app, letter_page,
 def test_a_later_run_is_queued_only_when_sooner_than_the_next_sweep(app, redis_url):
     import redis
 
-    from campaign.extensions import SWEEP_EVERY_SECONDS, request_drain_in
+    from campaign.outbox import SWEEP_EVERY_SECONDS, request_in
 
     broker = redis.Redis.from_url(redis_url)
     queue = app.config["CELERY_QUEUE"]
     with app.app_context():
-        request_drain_in(deliver_letters, SWEEP_EVERY_SECONDS + 3600)  # a wait under a cap
+        request_in(deliver_letters, SWEEP_EVERY_SECONDS + 3600)  # a wait under a cap
         assert broker.llen(queue) == 0  # the sweep will ask when it is due
-        request_drain_in(deliver_letters, 5)  # a retry's backoff
+        request_in(deliver_letters, 5)  # a retry's backoff
         assert broker.llen(queue) == 1
