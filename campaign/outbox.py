@@ -70,36 +70,46 @@ class Drain:
 
     name: str  # the drain task's name, `<domain>.<verb>`
     task_module: str  # the module a worker imports to know the task
-    claim_expiry_setting: str | None = None  # the config key, in seconds
-    sweep: str | None = None  # the task that finds what the drain left behind
-    beat_key: str | None = None  # the sweep's (or, with no sweep, the drain's) beat entry
-    every_setting: str | None = None  # config key of the beat interval; default a minute
+    claim_expiry_setting: str  # the config key of its claim expiry, in seconds
+    sweep: str  # the task that finds what the drain left behind
+    sweep_beat_key: str | None = None  # beat's entry for the sweep (once per sweep)
     oldest_due_since: Callable[[], datetime | None] | None = None  # for /healthz
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A task beat runs on its own cadence (an office's digest)."""
+
+    key: str
+    task: str
+    task_module: str
+    every_setting: str  # the config key of its interval, in seconds
 
 
 @dataclass
 class Registry:
     drains: dict[str, Drain] = field(default_factory=dict)
+    periodic: dict[str, Periodic] = field(default_factory=dict)
 
     def task_modules(self) -> list[str]:
-        return list(dict.fromkeys(drain.task_module for drain in self.drains.values()))
+        modules = [drain.task_module for drain in self.drains.values()]
+        modules += [entry.task_module for entry in self.periodic.values()]
+        return list(dict.fromkeys(modules))
 
     def beat_schedule(self, config: dict) -> dict:
-        schedule = {}
-        for drain in self.drains.values():
-            if drain.beat_key:
-                every = (config[drain.every_setting] if drain.every_setting
-                         else SWEEP_EVERY_SECONDS)
-                schedule[drain.beat_key] = {"task": drain.sweep or drain.name,
-                                            "schedule": every}
+        schedule = {drain.sweep_beat_key: {"task": drain.sweep, "schedule": SWEEP_EVERY_SECONDS}
+                    for drain in self.drains.values() if drain.sweep_beat_key}
+        for entry in self.periodic.values():
+            schedule[entry.key] = {"task": entry.task,
+                                   "schedule": config[entry.every_setting]}
         return schedule
 
     def sweeps(self) -> list[str]:
-        return [drain.sweep for drain in self.drains.values() if drain.sweep]
+        return list(dict.fromkeys(drain.sweep for drain in self.drains.values()))
 
     def longest_claim_expiry(self, config: dict) -> float:
-        return max((config[drain.claim_expiry_setting] for drain in self.drains.values()
-                    if drain.claim_expiry_setting), default=0.0)
+        return max((config[drain.claim_expiry_setting] for drain in self.drains.values()),
+                   default=0.0)
 
     def backlogs(self) -> dict[str, Callable[[], datetime | None]]:
         return {drain.name: drain.oldest_due_since for drain in self.drains.values()
@@ -113,6 +123,11 @@ def register(drain: Drain) -> Drain:
     """Called by a domain's drains.py at import; registering a name twice is harmless."""
     registry.drains[drain.name] = drain
     return drain
+
+
+def register_periodic(entry: Periodic) -> Periodic:
+    registry.periodic[entry.key] = entry
+    return entry
 
 
 def enqueue(task: Task | str, *args: object, countdown: float | None = None) -> None:
