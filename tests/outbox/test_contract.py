@@ -1,0 +1,344 @@
+"""The outbox contract (campaign/outbox.py), run over every registered drain.
+
+Each drain is claimed once under two concurrent claimers, loses nothing when a real worker
+is SIGKILLed between claim and record (duplicates <= messages in flight <= processes), is
+swept after its claim expiry, retries a transient failure and delivers once, and sends a
+permanent failure down its own failure path. A drain is tested through a small adapter
+below (how to make N due rows, what a message's keys are, the rows' states); a drain
+registered without one fails the suite.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import text
+
+from campaign import create_app, outbox, register_drains
+from campaign.extensions import db
+from campaign.mail.messages import stable_message_id
+from tests.conftest import WorkerProcess
+from tests.helpers import claim_while_another_holds_its_claim
+
+MAIL_FROM = "campaign@example.org"
+CONCURRENCY = 4
+CRASH_CLAIM_EXPIRES = 5
+SHORT_CLAIM_EXPIRES = 2
+
+register_drains()
+
+
+@dataclass
+class Fixtures:
+    letter_page: object
+    write_letters: object
+    create_page: object
+    query: object
+
+
+class ThankYous:
+    waiting_state = "pending"
+    failed_state = "failed"
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        from campaign.pages.services import load_page_view
+        from campaign.supporters.services import Signature, record_signature
+
+        slug = f.create_page()
+        with flask_app.app_context():
+            page_id = load_page_view(slug).id
+            for n in range(count):
+                record_signature(page_id, Signature(email=f"signer{n}@example.org",
+                                                    first_name="Min", last_name="Seo"), "v1")
+            db.session.commit()
+
+    def claim(self, limit: int) -> list[int]:
+        from campaign.supporters.services import claim_thank_yous
+
+        return claim_thank_yous(limit)
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE thank_you_status = :state" if state else ""
+        return {stable_message_id(f"thank-you:{action_id}", MAIL_FROM) for (action_id,)
+                in query(f"SELECT id FROM actions {where}", state=state)}
+
+    def keys_of(self, mail) -> list[str]:
+        return [mail.message["Message-ID"]]
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT thank_you_status FROM actions ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        _execute(flask_app, "UPDATE actions SET thank_you_next_attempt_at = now()")
+
+    def check_failure(self, query) -> None:
+        [(attempts, error)] = query("SELECT thank_you_attempts, thank_you_error FROM actions")
+        assert attempts == 1 and error.startswith("550")
+
+
+class Letters:
+    waiting_state = "queued"
+    failed_state = "batched"
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        targets = [("Embassy Desk", "Ambassador", "embassy@example.org"),
+                   ("UN Mission", "Representative", "mission@example.org")]
+        per_letter = 2 if count % 2 == 0 else 1
+        slug, _ = f.letter_page(targets=targets[:per_letter], target_hourly_cap=100000)
+        f.write_letters(slug, count=count // per_letter, flask_app=flask_app)
+        _letters_alone(flask_app)
+
+    def claim(self, limit: int) -> list[int]:
+        from campaign.letters.delivery import claim_letters
+        from campaign.letters.services import get_settings
+
+        return [letter.id for letter in claim_letters(limit, get_settings).to_send]
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE status = :state" if state else ""
+        return {stable_message_id(key, MAIL_FROM) for (key,) in query(
+            f"SELECT idempotency_key FROM letters {where}", state=state)}
+
+    def keys_of(self, mail) -> list[str]:
+        return [mail.message["Message-ID"]]
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT status FROM letters ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        _execute(flask_app, "UPDATE letters SET next_attempt_at = now()")
+
+    def check_failure(self, query) -> None:
+        [(letter_id, channel, error)] = query("SELECT id, channel, last_error FROM letters")
+        assert channel == "fallback" and error.startswith("550")
+        assert [s for (s,) in query("SELECT status FROM letter_events WHERE letter_id = :id "
+                                    "ORDER BY id", id=letter_id)] == [
+            "queued", "sending", "failed", "batched"]
+        assert query("SELECT status FROM fallback_batches") == [("open",)]
+
+
+PLEA = re.compile(r"Plea (\d+)\.")
+
+
+class Digests:
+    """One office's digest carries its waiting letters; each letter here is one office's,
+    marked in its body so a received digest says which letters it carried."""
+
+    waiting_state = "queued"
+    failed_state = "batched"
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        slug, _ = f.letter_page(targets=[(f"Office {n}", "Ambassador",
+                                          f"office{n}@example.org") for n in range(count)],
+                                target_hourly_cap=1, over_cap="digest")
+        f.write_letters(slug, count=1, flask_app=flask_app)
+        with flask_app.app_context():  # over the cap: as the delivery run leaves them
+            db.session.execute(text("UPDATE letters SET channel = 'digest', "
+                                    "body = 'Plea ' || id || '.'"))
+            db.session.commit()
+        _letters_alone(flask_app)
+
+    def claim(self, limit: int) -> list[int]:
+        from campaign.letters import digests
+
+        claimed: list[int] = []
+        for target_id in digests.targets_with_waiting_digest_letters():
+            if len(claimed) >= limit:
+                break
+            digest = digests.claim_digest(target_id)
+            if digest is not None:
+                claimed += [letter.id for letter in digests.digest_letters(digest)]
+        return claimed
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE status = :state" if state else ""
+        return {f"letter:{letter_id}" for (letter_id,) in query(
+            f"SELECT id FROM letters {where}", state=state)}
+
+    def keys_of(self, mail) -> list[str]:
+        body = mail.message.get_body(("plain",)).get_content()
+        return [f"letter:{n}" for n in PLEA.findall(body)]
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT status FROM letters ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        pass  # a digest that failed gives its letters back at once, for the next run
+
+    def check_failure(self, query) -> None:
+        assert query("SELECT channel FROM letters") == [("fallback",)]
+        [(status, error)] = query("SELECT status, last_error FROM letter_digests")
+        assert status == "failed" and error.startswith("550")
+
+
+def _execute(flask_app, sql: str) -> None:
+    with flask_app.app_context():
+        db.session.execute(text(sql))
+        db.session.commit()
+
+
+def _letters_alone(flask_app) -> None:
+    """Letters alone are under test: the supporters' receipts are out of the way."""
+    _execute(flask_app, "UPDATE actions SET thank_you_status = 'sent'")
+
+
+ADAPTERS = {"supporters.send_thank_yous": ThankYous(), "letters.deliver": Letters(),
+            "letters.send_digests": Digests()}
+# Digests go out when beat runs them, not when a row is written: the crash test asks for
+# their runs as beat would.
+BEAT_DRIVEN = {"letters.send_digests"}
+
+
+@pytest.fixture(params=sorted(outbox.registry.drains))
+def drain(request):
+    name = request.param
+    assert name in ADAPTERS, f"{name} is registered without a contract adapter: add one"
+    return name, outbox.registry.drains[name], ADAPTERS[name]
+
+
+@pytest.fixture
+def fixtures(letter_page, write_letters, create_page, query) -> Fixtures:
+    return Fixtures(letter_page, write_letters, create_page, query)
+
+
+def run_here(flask_app, name: str) -> object:
+    with flask_app.app_context():
+        return flask_app.extensions["celery"].tasks[name].apply().result
+
+
+def claim_expiries(seconds: float) -> dict[str, float]:
+    return {drain.claim_expiry_setting: seconds for drain in outbox.registry.drains.values()}
+
+
+@pytest.fixture(scope="module")
+def short_claims_app(app_settings):
+    """The tests' app, on its queue, with every claim expiring in SHORT_CLAIM_EXPIRES."""
+    return create_app({**app_settings, **claim_expiries(SHORT_CLAIM_EXPIRES)})
+
+
+def test_every_drain_is_registered_with_its_sweep_and_claim_expiry(app):
+    assert set(outbox.registry.drains) >= set(ADAPTERS)
+    tasks = app.extensions["celery"].tasks
+    for drain in outbox.registry.drains.values():
+        assert drain.name in tasks and drain.sweep in tasks
+        assert app.config[drain.claim_expiry_setting] > 0
+
+
+def test_two_claimers_at_once_never_share_a_row(drain, app, fixtures):
+    _, _, adapter = drain
+    adapter.make_due(fixtures, app, 5)
+    first, second = claim_while_another_holds_its_claim(app, adapter.claim, 3, 10)
+    assert first and second, (first, second)
+    assert not set(first) & set(second)
+    assert len(first) + len(second) == 5
+
+
+def test_a_claim_whose_worker_died_is_swept_after_its_expiry(drain, short_claims_app, fixtures,
+                                                             smtp_sink, query):
+    name, registered, adapter = drain
+    adapter.make_due(fixtures, short_claims_app, 3)
+    with short_claims_app.app_context():  # a worker claims, commits, and dies
+        assert len(adapter.claim(10)) == 3
+        db.session.commit()
+    run_here(short_claims_app, registered.sweep)
+    assert run_here(short_claims_app, name) == 0  # the claims are live: nobody sends
+    assert adapter.keys(query, "sending") == adapter.keys(query)
+
+    time.sleep(SHORT_CLAIM_EXPIRES + 0.5)
+    run_here(short_claims_app, registered.sweep)
+    run_here(short_claims_app, name)
+    received = smtp_sink.settled()
+    delivered = Counter(key for mail in received for key in adapter.keys_of(mail))
+    assert set(delivered) == adapter.keys(query) and set(delivered.values()) == {1}
+    assert set(adapter.states(query)) == {"sent"}
+
+
+def test_a_transient_failure_is_retried_and_delivered_once(drain, app, fixtures, smtp_sink,
+                                                           query):
+    name, _, adapter = drain
+    adapter.make_due(fixtures, app, 1)
+    smtp_sink.reply_next("451 4.3.0 Mailbox busy, try later")
+    assert run_here(app, name) == 0
+    assert smtp_sink.received == []
+    assert adapter.states(query) == [adapter.waiting_state]
+
+    adapter.end_backoff(app)  # as if its backoff were over
+    run_here(app, name)  # (or a worker of the session, on the retry's countdown, first)
+    [mail] = smtp_sink.wait_for(1) and smtp_sink.settled()
+    assert adapter.keys_of(mail) == sorted(adapter.keys(query))
+    assert adapter.states(query) == ["sent"]
+
+
+def test_a_permanent_failure_takes_the_drain_s_failure_path(drain, app, fixtures, smtp_sink,
+                                                            query):
+    name, _, adapter = drain
+    adapter.make_due(fixtures, app, 1)
+    smtp_sink.reply_next("550 5.1.1 Mailbox unknown")
+    assert run_here(app, name) == 0
+    assert adapter.states(query) == [adapter.failed_state]
+    adapter.check_failure(query)
+    assert run_here(app, name) == 0  # and is not tried again
+    assert smtp_sink.settled() == []
+
+
+@pytest.mark.worker
+def test_a_killed_worker_loses_nothing_and_duplicates_at_most_what_was_in_flight(
+        drain, app_settings, worker_env, fixtures, smtp_sink, query, tmp_path):
+    """SIGKILL to a worker of CONCURRENCY processes mid-drain; a new worker resumes with no
+    sweep by hand (it sweeps as it starts, and again once the dead one's claims expired)."""
+    name, _, adapter = drain
+    queue = f"{app_settings['CELERY_QUEUE']}-kill-{name}"
+    timings = claim_expiries(CRASH_CLAIM_EXPIRES)
+    crash_app = create_app({**app_settings, **timings, "CELERY_QUEUE": queue})
+    env = {**worker_env, "CELERY_QUEUE": queue, **{k: str(v) for k, v in timings.items()}}
+    adapter.make_due(fixtures, crash_app, 80 if name in BEAT_DRIVEN else 120)
+    expected = adapter.keys(query)
+    smtp_sink.handler.delay = 0.05  # keep messages in flight when the worker dies
+
+    def ask_for_runs() -> None:
+        with crash_app.app_context():
+            for _ in range(CONCURRENCY):  # every process busy
+                outbox.enqueue(name)
+
+    worker = WorkerProcess(env, tmp_path / "killed-worker.log", concurrency=CONCURRENCY)
+    worker.start()
+    ask_for_runs()
+    smtp_sink.wait_for(20, timeout=60)
+    worker.kill()
+    before = smtp_sink.settled()
+    claimed = adapter.keys(query, "sending")
+    # In flight: taken by the mail server from the killed worker, not recorded as sent.
+    in_flight = sum(1 for mail in before if claimed & set(adapter.keys_of(mail)))
+    delivered_before = {key for mail in before for key in adapter.keys_of(mail)}
+    assert delivered_before < expected, "the kill came too late to test anything"
+
+    replacement = WorkerProcess(env, tmp_path / "replacement-worker.log",
+                                concurrency=CONCURRENCY)
+    replacement.start()
+    try:
+        deadline = time.monotonic() + 90
+        next_beat = time.monotonic()
+        while {key for mail in smtp_sink.received for key in adapter.keys_of(mail)} != expected:
+            assert time.monotonic() < deadline, (len(smtp_sink.received), len(expected))
+            if name in BEAT_DRIVEN and time.monotonic() >= next_beat:
+                ask_for_runs()  # what beat does on the digests' cadence
+                next_beat = time.monotonic() + 2
+            time.sleep(0.5)
+        received = smtp_sink.settled()
+    finally:
+        replacement.stop()
+
+    seen: set[str] = set()
+    duplicates = 0  # messages that carried something an earlier one had carried
+    for mail in received:
+        keys = set(adapter.keys_of(mail))
+        duplicates += bool(keys & seen)
+        seen |= keys
+    assert seen == expected  # nothing lost
+    print(f"{name}: in flight at the kill {in_flight}, duplicates {duplicates}")
+    assert duplicates <= in_flight <= CONCURRENCY
+    assert not adapter.keys(query, "sending")
