@@ -13,11 +13,11 @@ from sqlalchemy import text
 from campaign import create_app
 from campaign.extensions import db, enqueue
 from campaign.letters.batches import batch_csv, batch_printable_html
-from campaign.letters.delivery import claim_letters, letters_due
+from campaign.letters.delivery import letters_due
 from campaign.letters.models import FallbackBatch
 from campaign.mail.messages import stable_message_id
 from tests.conftest import WorkerProcess
-from tests.helpers import claim_while_another_holds_its_claim, wait_until
+from tests.helpers import wait_until
 from tests.letters.conftest import status_path_of
 from workers.letters import deliver_letters, request_letter_delivery
 
@@ -86,23 +86,6 @@ def test_a_451_then_250_delivers_the_letter_once(celery_worker, letter_page, wri
     assert statuses(query) == [("sent", "email", 2)]
     assert history(query, letter_id) == ["queued", "sending", "failed", "queued", "sending",
                                          "sent"]
-
-
-@pytest.mark.worker
-def test_a_550_sends_the_letter_to_the_fallback_batch(celery_worker, app, letter_page,
-                                                      write_letters, smtp_sink, query):
-    slug, [target_id] = letter_page(targets=[("Embassy Desk", "Ambassador",
-                                              "embassy@example.org")])
-    [letter_id] = write_letters(slug)
-    smtp_sink.reply_next("550 5.1.1 Mailbox unknown")
-    with app.app_context():
-        enqueue(deliver_letters)
-    wait_until(lambda: statuses(query)[0][0] == "batched", message="letter batched")
-    assert smtp_sink.received == []
-    assert statuses(query) == [("batched", "fallback", 1)]
-    assert history(query, letter_id) == ["queued", "sending", "failed", "batched"]
-    assert query("SELECT last_error FROM letters")[0][0].startswith("550")
-    assert query("SELECT target_id, status FROM fallback_batches") == [(target_id, "open")]
 
 
 def test_html_in_a_letter_is_escaped_in_the_html_part_and_kept_in_the_text(
@@ -214,20 +197,6 @@ def test_the_sweep_finds_lost_and_abandoned_letters(app, letter_page, write_lett
     assert history(query, abandoned) == ["queued", "queued", "sending", "sent"]
     assert query("SELECT detail FROM letter_events WHERE letter_id = :id AND status = "
                  "'queued' ORDER BY id", id=abandoned)[1] == ("taken over from a stopped worker",)
-
-
-def test_two_workers_claiming_at_once_never_share_a_letter(app, letter_page, write_letters):
-    from campaign.letters.services import get_settings
-
-    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")],
-                          target_hourly_cap=100000)
-    write_letters(slug, count=5)
-    def claim(limit: int) -> list[int]:
-        return [letter.id for letter in claim_letters(limit, get_settings).to_send]
-
-    first, second = claim_while_another_holds_its_claim(app, claim, 3, 10)
-    assert len(first) == 3 and len(second) == 2
-    assert not set(first) & set(second)
 
 
 def test_report_counts_personalised_and_repeated_letters(app, letter_page, write_letters):
