@@ -22,6 +22,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     from campaign.common.input import register_input_checks
 
     register_input_checks(app)  # before the blueprints: their routes use its converter
+    register_drains()  # before Celery, whose task modules and beat schedule they give
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
@@ -48,7 +49,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from campaign.auth.services import load_staff_user
     from campaign.extensions import (
-        DrainAsker,
         celery_init_app,
         csrf,
         db,
@@ -57,6 +57,7 @@ def register_extensions(app: Flask) -> None:
         migrate,
     )
     from campaign.mail.transport import transport_from_config
+    from campaign.outbox import DrainAsker
     from campaign.pages.cache import PageCaches, ViewCounter
 
     redis_url = app.config.get("REDIS_URL")
@@ -97,7 +98,6 @@ def register_blueprints(app: Flask) -> None:
     import campaign.models  # noqa: F401  (registers every table with the metadata)
     from campaign.auth.views import bp as auth_bp
     from campaign.health.views import bp as health_bp
-    from campaign.letters.delivery import oldest_letter_due_since
     from campaign.letters.kind import register as register_letter_kind
     from campaign.letters.staff_views import bp as letters_staff_bp
     from campaign.letters.views import bp as letters_bp
@@ -105,7 +105,6 @@ def register_blueprints(app: Flask) -> None:
     from campaign.pages.views import bp as pages_bp
     from campaign.staff.supporter_views import bp as staff_supporters_bp
     from campaign.staff.views import bp as staff_bp
-    from campaign.supporters.services import oldest_thank_you_due_since
     from campaign.supporters.views import bp as supporters_bp
     from campaign.targets.staff_views import bp as targets_staff_bp
 
@@ -122,11 +121,12 @@ def register_blueprints(app: Flask) -> None:
     # What differs by page kind: pages/ knows the petition, each other domain its own.
     register_page_kinds(app)
     register_letter_kind(app)
-    # What /healthz and staff pages watch: since when each drain's oldest row is due.
-    app.extensions["drain_backlogs"] = {
-        "letters.deliver": oldest_letter_due_since,
-        "supporters.send_thank_yous": oldest_thank_you_due_since,
-    }
+
+
+def register_drains() -> None:
+    """Each domain that sends mail registers its drains in its drains.py (campaign/outbox.py)."""
+    import campaign.letters.drains  # noqa: F401
+    import campaign.supporters.drains  # noqa: F401
 
 
 def register_commands(app: Flask) -> None:

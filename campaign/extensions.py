@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
 import functools
 import hashlib
 import hmac
-import logging
-import os
-import threading
-import time
+import importlib
 
 from celery import Celery, Task
 from flask import Flask, request
@@ -21,6 +17,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from campaign import outbox
+from campaign.outbox import enqueue  # noqa: F401  (bench/ and scripts queue through it)
 
 # Stable constraint names, so Alembic migrations can drop and alter them on every backend.
 NAMING_CONVENTION = {
@@ -108,161 +107,10 @@ def celery_config(app: Flask) -> dict:
         "broker_transport_options": {"visibility_timeout": 3600,
                                      "socket_connect_timeout": 2, "socket_timeout": 5},
         "task_default_queue": app.config["CELERY_QUEUE"],
-        "imports": ["workers.supporters", "workers.letters"],
-        "beat_schedule": {
-            "sweep-thank-yous": {"task": "supporters.sweep_thank_yous",
-                                 "schedule": SWEEP_EVERY_SECONDS},
-            "sweep-letters": {"task": "letters.sweep", "schedule": SWEEP_EVERY_SECONDS},
-            "send-letter-digests": {"task": "letters.send_digests",
-                                    "schedule": app.config["DIGEST_EVERY_SECONDS"]},
-        },
+        # Each domain registers its drains, their sweeps and their task modules.
+        "imports": outbox.registry.task_modules(),
+        "beat_schedule": outbox.registry.beat_schedule(app.config),
     }
-
-
-def enqueue(task: Task, *args: object, countdown: float | None = None) -> None:
-    """Queues `task` on the current Flask app's own Celery app.
-
-    `shared_task` would pick whichever Celery app was made last; a process holding two
-    Flask apps (tests, scripts) must not send one app's work to the other's broker.
-    """
-    from flask import current_app
-
-    current_app.extensions["celery"].tasks[task.name].apply_async(args, countdown=countdown)
-
-
-SWEEP_EVERY_SECONDS = 60.0
-
-# A requested drain stays requested this long at most: if its message was lost (a worker
-# killed before it started it), the next commit asks again after this.
-DRAIN_REQUEST_SECONDS = 30
-
-
-def _drain_flag(task: Task) -> str:
-    from flask import current_app
-
-    return f"{current_app.config['CELERY_QUEUE']}:drain-requested:{task.name}"
-
-
-def request_drain(task: Task) -> None:
-    """Asks for a run of `task`, a task that works through every row that is due for it.
-
-    Called after the commit that made rows due. At most one run waits in the queue: a
-    flag in Redis is set when a run is queued and cleared when the run starts, so a busy
-    page costs a Redis SET per ask (web requests ask through request_drain_soon, at most
-    20 times a second per process), not a Celery message, and workers take rows in
-    batches. The rows are the record of what is due; if Redis is down they wait for the
-    task's periodic sweep.
-    """
-    from flask import current_app
-    from kombu.exceptions import KombuError
-    from redis.exceptions import RedisError
-
-    if current_app.extensions["celery"].conf.task_always_eager:
-        enqueue(task)  # the embedded default: run now, in this process
-        return
-    flag = _drain_flag(task)
-    redis_client = current_app.extensions["redis"]
-    try:
-        if redis_client.set(flag, b"1", nx=True, ex=DRAIN_REQUEST_SECONDS):
-            try:
-                enqueue(task)
-            except BaseException:
-                redis_client.delete(flag)  # the run was not queued: let the next one ask
-                raise
-    except (KombuError, RedisError, OSError):
-        logging.getLogger(__name__).warning("broker unavailable; %s left for the sweep",
-                                            task.name)
-
-
-# A web request's ask for a run is made by its process's DrainAsker within this long.
-DRAIN_ASK_SECONDS = 0.05
-
-
-def request_drain_soon(task: Task) -> None:
-    """request_drain, for a web request: the ask is made within DRAIN_ASK_SECONDS by this
-    process's DrainAsker, once for every request of that time.
-
-    The ask still comes after the request's commit, which is all the drain protocol
-    needs; the request saves its Redis round trip (7 % of a signature's instructions,
-    bench/instructions.py). A process killed in between leaves its rows to the periodic sweep, as a
-    lost run message would.
-    """
-    from flask import current_app
-
-    current_app.extensions["drain_asker"].ask(task)
-
-
-class DrainAsker:
-    """Asks for drain runs on behalf of one app's web requests, from a thread of its own,
-    at most once per `period` for each task."""
-
-    def __init__(self, app: Flask, period: float = DRAIN_ASK_SECONDS):
-        self.app = app
-        self.period = period
-        self.eager = app.extensions["celery"].conf.task_always_eager
-        self._due: dict[str, Task] = {}
-        self._lock = threading.Lock()  # guards _due and _pid
-        self._flushing = threading.Lock()  # held through a flush: flush() waits for one
-        self._wake = threading.Event()
-        self._pid: int | None = None  # the process whose thread is running
-        atexit.register(self.flush)  # a worker's graceful stop asks for what it owes
-
-    def ask(self, task: Task) -> None:
-        if self.eager:  # the embedded default: run now, in this request
-            request_drain(task)
-            return
-        with self._lock:
-            self._due[task.name] = task
-            # Started on the first ask in each process: a thread does not survive the
-            # fork of a gunicorn worker from a master that loaded the app (--preload).
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                threading.Thread(target=self._run, name="drain-asker", daemon=True).start()
-        if not self._wake.is_set():  # set() takes a lock and notifies: most asks skip it
-            self._wake.set()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            self.flush()
-            time.sleep(self.period)  # asks made meanwhile wait for the next flush
-
-    def flush(self) -> None:
-        """Makes the asks that are due now; returns when no ask is being made."""
-        with self._flushing:
-            with self._lock:
-                due, self._due = self._due, {}
-            if not due:
-                return
-            try:
-                with self.app.app_context():
-                    for task in due.values():
-                        request_drain(task)
-            except Exception:  # the thread must outlive any failure; the sweep covers it
-                logging.getLogger(__name__).exception("could not ask for %s", ", ".join(due))
-
-
-def request_drain_in(task: Task, seconds: float) -> None:
-    """Asks for a run of `task` in `seconds` (a retry's backoff, a wait under a cap).
-
-    Only when that is sooner than the next sweep, which asks anyway when rows are due: a
-    countdown message waits unacknowledged in a worker, and one longer than the broker's
-    visibility timeout would be delivered again and again.
-    """
-    from flask import current_app
-
-    if (seconds < SWEEP_EVERY_SECONDS
-            and not current_app.extensions["celery"].conf.task_always_eager):
-        enqueue(task, countdown=max(1.0, seconds))
-
-
-def drain_started(task: Task) -> None:
-    """Called first by a drain task: rows made due from now on need another run."""
-    from flask import current_app
-
-    if not current_app.extensions["celery"].conf.task_always_eager:
-        current_app.extensions["redis"].delete(_drain_flag(task))
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -277,4 +125,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object(celery_config(app))
     celery_app.set_default()
     app.extensions["celery"] = celery_app
+    # The web process asks for runs by name: the tasks must be known here too.
+    for module in outbox.registry.task_modules():
+        importlib.import_module(module)
     return celery_app

@@ -4,27 +4,21 @@ digests."""
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
-from email.message import Message
 
 from celery import shared_task
 from flask import current_app
 
+from campaign import outbox
 from campaign.common.errors import describe_error
 from campaign.common.types import utcnow
-from campaign.extensions import (
-    db,
-    drain_started,
-    request_drain,
-    request_drain_in,
-    request_drain_soon,
-)
+from campaign.extensions import db
 from campaign.health.drains import watched_drain
 from campaign.letters import delivery, digests, services
 from campaign.letters.emails import build_digest_message, build_letter_message
 from campaign.letters.models import Letter
 from campaign.mail.transport import PermanentMailError, TransientMailError, current_transport
+from campaign.outbox import Outgoing
 from workers.retry import failure_reason, jittered_backoff
 
 log = logging.getLogger(__name__)
@@ -45,12 +39,7 @@ BATCH_SIZE = 50
 
 def request_letter_delivery() -> None:
     """After the commit of new letters: asks a worker to deliver what is due."""
-    request_drain(deliver_letters)
-
-
-def request_letter_delivery_soon() -> None:
-    """request_letter_delivery, for a web request: asked within a moment, once for many."""
-    request_drain_soon(deliver_letters)
+    outbox.request_run("letters.deliver")
 
 
 @shared_task(name="letters.deliver")
@@ -63,22 +52,19 @@ def deliver_letters() -> int:
     message, the sweep, a retry) finds the letters taken or done, and a worker killed
     mid-batch sends again at most the one letter it was sending.
     """
-    drain_started(deliver_letters)
+    outbox.run_started(deliver_letters)
     with watched_drain(deliver_letters.name):
         sent = 0
         while True:
             claimed, outgoing = _claim_batch()
             if claimed.wait_until is not None:
-                request_drain_in(deliver_letters,
-                                 (claimed.wait_until - utcnow()).total_seconds())
+                outbox.request_in(deliver_letters,
+                                  (claimed.wait_until - utcnow()).total_seconds())
             if not claimed.examined:
                 return sent
             if claimed.examined == BATCH_SIZE:
                 request_letter_delivery()  # more are waiting: another worker may share them
             sent += _send(outgoing)
-
-
-Outgoing = list[tuple[int, int, Message]]  # letter id, attempts, the email
 
 
 def _claim_batch() -> tuple[delivery.ClaimedLetters, Outgoing]:
@@ -112,42 +98,21 @@ def _claim_and_build(*, isolate: bool) -> tuple[delivery.ClaimedLetters, Outgoin
 
 
 def _send(outgoing: Outgoing) -> int:
-    transport = current_transport()
-    sent = 0
-    soonest_retry: float | None = None
-    # A batch can take a while against a slow mail server: the claims of the letters still
-    # to send are renewed well within their expiry, so the sweep leaves a live worker's
-    # letters alone.
-    renew_every = current_app.config["LETTER_CLAIM_EXPIRES_SECONDS"] / 3
-    renewed_at = time.monotonic()
-    with delivery.recording_sent() as record_sent:
-        for position, (letter_id, attempts, message) in enumerate(outgoing):
-            try:
-                transport.send(message)
-            except PermanentMailError as exc:
-                delivery.move_to_fallback(db.session.get(Letter, letter_id), str(exc))
-            except Exception as exc:  # TransientMailError, and anything unforeseen: retry
-                delay = _retry_later(letter_id, attempts, failure_reason(exc))
-                if delay is not None and (soonest_retry is None or delay < soonest_retry):
-                    soonest_retry = delay
-            else:
-                # Committed the moment the mail server took it: a worker killed after this
-                # sends it no more, one killed before it sends again only this letter.
-                record_sent(letter_id)
-                sent += 1
-            if time.monotonic() - renewed_at >= renew_every:
-                delivery.renew_claims([item[0] for item in outgoing[position + 1:]])
-                renewed_at = time.monotonic()
-            if db.session().in_transaction():  # what the other paths changed
-                db.session.commit()
+    sent, soonest_retry = outbox.send_and_record(
+        outgoing, claim_expires_seconds=current_app.config["LETTER_CLAIM_EXPIRES_SECONDS"],
+        recording_sent=delivery.recording_sent,
+        fail=lambda letter_id, reason: delivery.move_to_fallback(
+            db.session.get(Letter, letter_id), reason),
+        retry_later=_retry_later, renew_claims=delivery.renew_claims)
     if soonest_retry is not None:  # one later run for the batch, not one per letter
-        request_drain_in(deliver_letters, soonest_retry)
+        outbox.request_in(deliver_letters, soonest_retry)
     return sent
 
 
-def _retry_later(letter_id: int, attempts: int, error: str) -> float | None:
+def _retry_later(letter_id: int, attempts: int, exc: Exception) -> float | None:
     """Gives the letter back for a retry after its backoff, and returns that backoff; or,
     past LETTER_MAX_RETRIES, files it for the fallback channel. The caller commits."""
+    error = failure_reason(exc)
     delay = None
     if attempts > current_app.config["LETTER_MAX_RETRIES"]:
         delivery.move_to_fallback(db.session.get(Letter, letter_id),

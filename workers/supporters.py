@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
 
+from campaign import outbox
 from campaign.common.errors import describe_error
 from campaign.common.types import utcnow
-from campaign.extensions import (
-    db,
-    drain_started,
-    request_drain,
-    request_drain_in,
-    request_drain_soon,
-)
+from campaign.extensions import db
 from campaign.health.drains import watched_drain
-from campaign.mail.transport import PermanentMailError, current_transport
 from campaign.supporters import services
 from campaign.supporters.thanks import build_thank_you, receipt_kinds
 from workers.retry import failure_reason, jittered_backoff
@@ -37,12 +30,7 @@ def backoff_seconds(attempts: int) -> float:
 
 def request_thank_yous() -> None:
     """After the commit of new actions: asks a worker to send what is due."""
-    request_drain(send_thank_yous)
-
-
-def request_thank_yous_soon() -> None:
-    """request_thank_yous, for a web request: asked within a moment, once for many."""
-    request_drain_soon(send_thank_yous)
+    outbox.request_run("supporters.send_thank_yous")
 
 
 @shared_task(name="supporters.send_thank_yous")
@@ -55,7 +43,7 @@ def send_thank_yous() -> int:
     sends nothing twice, and a worker killed mid-batch sends again at most the one email
     it was sending.
     """
-    drain_started(send_thank_yous)
+    outbox.run_started(send_thank_yous)
     with watched_drain(send_thank_yous.name):
         sent = 0
         # One email a day per address, decided in the claim: receipts beyond it wait a day,
@@ -78,35 +66,26 @@ def _send_batch(action_ids: list[int]) -> int:
         except Exception as exc:  # unbuildable: retrying won't help, and the rest go on
             services.fail_thank_you(action.id, f"unbuildable: {describe_error(exc)}")
     db.session.commit()
-    sent = 0
-    renew_every = current_app.config["THANK_YOU_CLAIM_EXPIRES_SECONDS"] / 3
-    renewed_at = time.monotonic()
-    with services.recording_thank_you_sent() as record_sent:
-        for position, (action_id, attempts, message) in enumerate(outgoing):
-            try:
-                current_transport().send(message)
-            except PermanentMailError as exc:
-                services.fail_thank_you(action_id, str(exc))
-            except Exception as exc:  # TransientMailError, and anything unforeseen: retry
-                _retry_later(action_id, attempts, failure_reason(exc))
-            else:
-                record_sent(action_id)  # committed the moment the server took it
-                sent += 1
-            if time.monotonic() - renewed_at >= renew_every:  # a slow server: still ours
-                services.renew_thank_you_claims([item[0] for item in outgoing[position + 1:]])
-                renewed_at = time.monotonic()
-            if db.session().in_transaction():  # what the other paths changed
-                db.session.commit()
+    sent, soonest_retry = outbox.send_and_record(
+        outgoing, claim_expires_seconds=current_app.config["THANK_YOU_CLAIM_EXPIRES_SECONDS"],
+        recording_sent=services.recording_thank_you_sent,
+        fail=services.fail_thank_you,
+        retry_later=_retry_later, renew_claims=services.renew_thank_you_claims)
+    if soonest_retry is not None:  # one later run for the batch, not one per email
+        outbox.request_in(send_thank_yous, soonest_retry)
     return sent
 
 
-def _retry_later(action_id: int, attempts: int, error: str) -> None:
+def _retry_later(action_id: int, attempts: int, exc: Exception) -> float | None:
+    """Gives the email back for a retry after its backoff and returns that backoff; after
+    MAX_ATTEMPTS, fails it. The caller commits."""
+    error = failure_reason(exc)
     if attempts >= MAX_ATTEMPTS:
         services.fail_thank_you(action_id, error)
-        return
+        return None
     delay = backoff_seconds(attempts)
     services.release_thank_you(action_id, error, utcnow() + timedelta(seconds=delay))
-    request_drain_in(send_thank_yous, delay)
+    return delay
 
 
 @shared_task(name="supporters.sweep_thank_yous")

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from campaign import outbox
 from campaign.common.errors import describe_error
 from campaign.common.sql import upsert_insert
 from campaign.common.types import utcnow
@@ -70,8 +71,7 @@ class DeliveryProblem:
 
 def delivery_problems() -> list[DeliveryProblem]:
     """Drains failing DRAIN_FAILURES_ALERT runs in a row, and rows due for longer than
-    DRAIN_BACKLOG_ALERT_SECONDS (each drain's backlog is in app.extensions["drain_backlogs"],
-    filled by the app factory)."""
+    DRAIN_BACKLOG_ALERT_SECONDS (each drain registers its backlog with campaign.outbox)."""
     config = current_app.config
     problems = [
         DeliveryProblem(state.name, f"{state.failures_in_a_row} runs in a row failed",
@@ -81,7 +81,7 @@ def delivery_problems() -> list[DeliveryProblem]:
             .where(DrainState.failures_in_a_row >= config["DRAIN_FAILURES_ALERT"])
             .order_by(DrainState.name))]
     threshold = utcnow() - timedelta(seconds=config["DRAIN_BACKLOG_ALERT_SECONDS"])
-    for drain, oldest_due_since in sorted(current_app.extensions["drain_backlogs"].items()):
+    for drain, oldest_due_since in sorted(outbox.registry.backlogs().items()):
         since = oldest_due_since()
         if since is not None and since < threshold:
             problems.append(DeliveryProblem(drain, "rows waiting longer than they should",

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, url_for
 
+from campaign import outbox
 from campaign.extensions import db, limiter
 from campaign.letters import services
 from campaign.letters.compose import LetterError, Writer, clean_body, compose
@@ -25,8 +26,6 @@ from campaign.public_forms import public_form
 from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError
-from workers.letters import request_letter_delivery_soon
-from workers.supporters import request_thank_yous_soon
 
 bp = Blueprint("letters", __name__)
 
@@ -126,8 +125,8 @@ def send(slug: str):
             result.action_id, secret_key=current_app.config["SECRET_KEY"],
             valid_for=timedelta(days=current_app.config["LETTER_STATUS_LINK_DAYS"]))
         db.session.commit()
-        request_letter_delivery_soon()
-    request_thank_yous_soon()
+        outbox.request_soon("letters.deliver")
+    outbox.request_soon("supporters.send_thank_yous")
     return redirect(url_for(".sent", slug=slug), 303)
 
 

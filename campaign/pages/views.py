@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
 
+from campaign import outbox
 from campaign.extensions import limiter
 from campaign.pages import services
 from campaign.pages.forms import SignForm
@@ -22,7 +23,6 @@ from campaign.pages.rendering import blank_page_pieces, fill_page, request_slot_
 from campaign.public_forms import public_form
 from campaign.supporters.services import commit_signature
 from campaign.supporters.thanks import page_url, share_links
-from workers.supporters import request_thank_yous_soon
 
 bp = Blueprint("pages", __name__)
 
@@ -63,7 +63,7 @@ def sign(slug: str):
                               current_app.config["CONSENT_EMAIL_UPDATES_VERSION"])
     if result.is_duplicate:
         already_signed(page.id, result.supporter_id)
-    request_thank_yous_soon()
+    outbox.request_soon("supporters.send_thank_yous")
     return redirect(url_for(".thanks", slug=slug), 303)
 
 

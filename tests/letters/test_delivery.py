@@ -13,11 +13,11 @@ from sqlalchemy import text
 from campaign import create_app
 from campaign.extensions import db, enqueue
 from campaign.letters.batches import batch_csv, batch_printable_html
-from campaign.letters.delivery import claim_letters, letters_due
+from campaign.letters.delivery import letters_due
 from campaign.letters.models import FallbackBatch
 from campaign.mail.messages import stable_message_id
 from tests.conftest import WorkerProcess
-from tests.helpers import claim_while_another_holds_its_claim, wait_until
+from tests.helpers import wait_until
 from tests.letters.conftest import status_path_of
 from workers.letters import deliver_letters, request_letter_delivery
 
@@ -86,23 +86,6 @@ def test_a_451_then_250_delivers_the_letter_once(celery_worker, letter_page, wri
     assert statuses(query) == [("sent", "email", 2)]
     assert history(query, letter_id) == ["queued", "sending", "failed", "queued", "sending",
                                          "sent"]
-
-
-@pytest.mark.worker
-def test_a_550_sends_the_letter_to_the_fallback_batch(celery_worker, app, letter_page,
-                                                      write_letters, smtp_sink, query):
-    slug, [target_id] = letter_page(targets=[("Embassy Desk", "Ambassador",
-                                              "embassy@example.org")])
-    [letter_id] = write_letters(slug)
-    smtp_sink.reply_next("550 5.1.1 Mailbox unknown")
-    with app.app_context():
-        enqueue(deliver_letters)
-    wait_until(lambda: statuses(query)[0][0] == "batched", message="letter batched")
-    assert smtp_sink.received == []
-    assert statuses(query) == [("batched", "fallback", 1)]
-    assert history(query, letter_id) == ["queued", "sending", "failed", "batched"]
-    assert query("SELECT last_error FROM letters")[0][0].startswith("550")
-    assert query("SELECT target_id, status FROM fallback_batches") == [(target_id, "open")]
 
 
 def test_html_in_a_letter_is_escaped_in_the_html_part_and_kept_in_the_text(
@@ -216,20 +199,6 @@ def test_the_sweep_finds_lost_and_abandoned_letters(app, letter_page, write_lett
                  "'queued' ORDER BY id", id=abandoned)[1] == ("taken over from a stopped worker",)
 
 
-def test_two_workers_claiming_at_once_never_share_a_letter(app, letter_page, write_letters):
-    from campaign.letters.services import get_settings
-
-    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org")],
-                          target_hourly_cap=100000)
-    write_letters(slug, count=5)
-    def claim(limit: int) -> list[int]:
-        return [letter.id for letter in claim_letters(limit, get_settings).to_send]
-
-    first, second = claim_while_another_holds_its_claim(app, claim, 3, 10)
-    assert len(first) == 3 and len(second) == 2
-    assert not set(first) & set(second)
-
-
 def test_report_counts_personalised_and_repeated_letters(app, letter_page, write_letters):
     from campaign.letters.services import letter_report
 
@@ -251,63 +220,50 @@ def test_report_counts_personalised_and_repeated_letters(app, letter_page, write
 
 @pytest.mark.worker
 def test_killed_worker_and_restarted_redis_lose_no_letter(
-        app_settings, worker_env, redis_server, letter_page, write_letters, smtp_sink, query,
-        tmp_path):
+        app_settings, worker_env, redis_server, letter_page, write_letters, create_page,
+        smtp_sink, query, tmp_path):
+    """The outbox contract's crash case (tests/outbox), with Redis restarted after the kill:
+    every queued and unacknowledged message is gone, and the sweep finds the letters."""
+    from tests.outbox.adapters import Fixtures, Letters
+
     if redis_server is None:
         pytest.skip("TEST_REDIS_URL names a Redis server these tests may not restart")
     queue = app_settings["CELERY_QUEUE"] + "-crash"
     timings = {"LETTER_CLAIM_EXPIRES_SECONDS": 3}
     crash_app = create_app({**app_settings, **timings, "CELERY_QUEUE": queue})
     env = {**worker_env, "CELERY_QUEUE": queue, **{k: str(v) for k, v in timings.items()}}
-
-    slug, _ = letter_page(targets=[("Embassy Desk", "Ambassador", "embassy@example.org"),
-                                   ("UN Mission", "Representative", "mission@example.org")],
-                          target_hourly_cap=100000)
-    letter_ids = write_letters(slug, count=40, flask_app=crash_app)
-    # Letters alone are under test: the workers' start-up sweeps would send receipts too.
-    with crash_app.app_context():
-        db.session.execute(text("UPDATE actions SET thank_you_status = 'sent'"))
-        db.session.commit()
+    letters = Letters()
+    letters.make_due(Fixtures(letter_page, write_letters, create_page, query), crash_app, 80)
+    expected = letters.keys(query)
     smtp_sink.handler.delay = 0.05  # keep letters in flight when the worker dies
 
     worker = WorkerProcess(env, tmp_path / "crash-worker.log", concurrency=4)
     worker.start()
-    assert len(letter_ids) == 80
     with crash_app.app_context():
         request_letter_delivery()
     smtp_sink.wait_for(15, timeout=60)
     worker.kill()
-    # Counted once the sink has recorded what the killed worker had already sent.
-    delivered_before = {mail.message["Message-ID"] for mail in smtp_sink.settled()}
-    claimed = {stable_message_id(key, MAIL_FROM) for (key,) in query(
-        "SELECT idempotency_key FROM letters WHERE status = 'sending'")}
     # In flight: handed to the mail server by the killed worker, not yet recorded as sent.
-    in_flight = len(delivered_before & claimed)
-    redis_server.restart()  # every queued and unacknowledged message is gone
+    in_flight = len({mail.message["Message-ID"] for mail in smtp_sink.settled()}
+                    & letters.keys(query, "sending"))
+    redis_server.restart()
 
     replacement = WorkerProcess(env, tmp_path / "replacement-worker.log", concurrency=4)
     replacement.start()
     try:
         deadline = time.monotonic() + 120
-        while query("SELECT count(*) FROM letters WHERE status <> 'sent'")[0][0]:
+        while letters.keys(query, "sent") != expected:
             assert time.monotonic() < deadline, statuses(query)
             time.sleep(1.5)
             run_here(crash_app, "letters.sweep")  # what beat does every minute
     finally:
         replacement.stop()
 
-    expected = {stable_message_id(key, MAIL_FROM)
-                for (key,) in query("SELECT idempotency_key FROM letters")}
-    delivered = Counter(mail.message["Message-ID"] for mail in smtp_sink.received)
+    delivered = Counter(mail.message["Message-ID"] for mail in smtp_sink.settled())
     assert set(delivered) == expected  # every letter arrived
     duplicates = sum(delivered.values()) - len(delivered)
-    print(f"in flight at the kill: {in_flight}, duplicates: {duplicates}, "
-          f"delivered before the kill: {len(delivered_before)}, claimed: {len(claimed)}")
-    assert duplicates <= in_flight, (duplicates, in_flight)
-    # Each letter is recorded as sent the moment the server took it: at most one letter
-    # per worker process is ever in flight.
-    assert in_flight <= 4
-    assert len(expected) == 80
+    print(f"in flight at the kill: {in_flight}, duplicates: {duplicates}")
+    assert duplicates <= in_flight <= 4
 
 
 def test_the_sweep_command_asks_for_a_run_when_letters_are_due(app, letter_page,
@@ -325,12 +281,12 @@ def test_the_sweep_command_asks_for_a_run_when_letters_are_due(app, letter_page,
 def test_a_later_run_is_queued_only_when_sooner_than_the_next_sweep(app, redis_url):
     import redis
 
-    from campaign.extensions import SWEEP_EVERY_SECONDS, request_drain_in
+    from campaign.outbox import SWEEP_EVERY_SECONDS, request_in
 
     broker = redis.Redis.from_url(redis_url)
     queue = app.config["CELERY_QUEUE"]
     with app.app_context():
-        request_drain_in(deliver_letters, SWEEP_EVERY_SECONDS + 3600)  # a wait under a cap
+        request_in(deliver_letters, SWEEP_EVERY_SECONDS + 3600)  # a wait under a cap
         assert broker.llen(queue) == 0  # the sweep will ask when it is due
-        request_drain_in(deliver_letters, 5)  # a retry's backoff
+        request_in(deliver_letters, 5)  # a retry's backoff
         assert broker.llen(queue) == 1

@@ -6,8 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from campaign.extensions import DRAIN_ASK_SECONDS
-from workers.supporters import request_thank_yous_soon
+from campaign.outbox import DRAIN_ASK_SECONDS, request_soon
 
 
 def redis_sets(app) -> int:
@@ -24,7 +23,7 @@ def test_a_burst_of_requests_asks_for_a_run_a_few_times_not_once_each(app):
         start.wait()
         for _ in range(25):
             with app.test_request_context("/a/page", method="POST"):
-                request_thank_yous_soon()
+                request_soon("supporters.send_thank_yous")
 
     threads = [threading.Thread(target=requests) for _ in range(8)]
     for thread in threads:
@@ -41,7 +40,7 @@ def test_a_single_request_in_a_lull_is_asked_for_within_the_period(app):
     app.extensions["drain_asker"].flush()
     before = redis_sets(app)
     with app.test_request_context("/a/page", method="POST"):
-        request_thank_yous_soon()
+        request_soon("supporters.send_thank_yous")
     deadline = time.monotonic() + 20 * DRAIN_ASK_SECONDS
     while redis_sets(app) == before and time.monotonic() < deadline:
         time.sleep(DRAIN_ASK_SECONDS / 5)

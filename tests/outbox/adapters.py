@@ -1,0 +1,178 @@
+"""How the contract suite (test_contract.py) makes due rows for each drain and reads them back.
+
+Each adapter makes N due rows, claims as a worker would, names the keys a message carries
+(its Message-ID, or for a digest the letters in it) and reads the rows' states.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import text
+
+from campaign.extensions import db
+from campaign.mail.messages import stable_message_id
+
+MAIL_FROM = "campaign@example.org"
+
+
+@dataclass
+class Fixtures:
+    letter_page: object
+    write_letters: object
+    create_page: object
+    query: object
+
+
+class ThankYous:
+    waiting_state = "pending"
+    failed_state = "failed"
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        from campaign.pages.services import load_page_view
+        from campaign.supporters.services import Signature, record_signature
+
+        slug = f.create_page()
+        with flask_app.app_context():
+            page_id = load_page_view(slug).id
+            for n in range(count):
+                record_signature(page_id, Signature(email=f"signer{n}@example.org",
+                                                    first_name="Min", last_name="Seo"), "v1")
+            db.session.commit()
+
+    def claim(self, limit: int) -> list[int]:
+        from campaign.supporters.services import claim_thank_yous
+
+        return claim_thank_yous(limit)
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE thank_you_status = :state" if state else ""
+        return {stable_message_id(f"thank-you:{action_id}", MAIL_FROM) for (action_id,)
+                in query(f"SELECT id FROM actions {where}", state=state)}
+
+    def keys_of(self, mail) -> list[str]:
+        return [mail.message["Message-ID"]]
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT thank_you_status FROM actions ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        _execute(flask_app, "UPDATE actions SET thank_you_next_attempt_at = now()")
+
+    def check_failure(self, query) -> None:
+        [(attempts, error)] = query("SELECT thank_you_attempts, thank_you_error FROM actions")
+        assert attempts == 1 and error.startswith("550")
+
+
+class Letters:
+    waiting_state = "queued"
+    failed_state = "batched"
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        targets = [("Embassy Desk", "Ambassador", "embassy@example.org"),
+                   ("UN Mission", "Representative", "mission@example.org")]
+        per_letter = 2 if count % 2 == 0 else 1
+        slug, _ = f.letter_page(targets=targets[:per_letter], target_hourly_cap=100000)
+        f.write_letters(slug, count=count // per_letter, flask_app=flask_app)
+        _letters_alone(flask_app)
+
+    def claim(self, limit: int) -> list[int]:
+        from campaign.letters.delivery import claim_letters
+        from campaign.letters.services import get_settings
+
+        return [letter.id for letter in claim_letters(limit, get_settings).to_send]
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE status = :state" if state else ""
+        return {stable_message_id(key, MAIL_FROM) for (key,) in query(
+            f"SELECT idempotency_key FROM letters {where}", state=state)}
+
+    def keys_of(self, mail) -> list[str]:
+        return [mail.message["Message-ID"]]
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT status FROM letters ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        _execute(flask_app, "UPDATE letters SET next_attempt_at = now()")
+
+    def check_failure(self, query) -> None:
+        [(letter_id, channel, error)] = query("SELECT id, channel, last_error FROM letters")
+        assert channel == "fallback" and error.startswith("550")
+        assert [s for (s,) in query("SELECT status FROM letter_events WHERE letter_id = :id "
+                                    "ORDER BY id", id=letter_id)] == [
+            "queued", "sending", "failed", "batched"]
+        assert query("SELECT status FROM fallback_batches") == [("open",)]
+
+
+PLEA = re.compile(r"Plea (\d+)\.")
+
+
+class Digests:
+    """One office's digest carries its waiting letters; each letter here is one office's,
+    marked in its body so a received digest says which letters it carried."""
+
+    waiting_state = "queued"
+    failed_state = "batched"
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        slug, _ = f.letter_page(targets=[(f"Office {n}", "Ambassador",
+                                          f"office{n}@example.org") for n in range(count)],
+                                target_hourly_cap=1, over_cap="digest")
+        f.write_letters(slug, count=1, flask_app=flask_app)
+        with flask_app.app_context():  # over the cap: as the delivery run leaves them
+            db.session.execute(text("UPDATE letters SET channel = 'digest', "
+                                    "body = 'Plea ' || id || '.'"))
+            db.session.commit()
+        _letters_alone(flask_app)
+
+    def claim(self, limit: int) -> list[int]:
+        from campaign.letters import digests
+
+        claimed: list[int] = []
+        for target_id in digests.targets_with_waiting_digest_letters():
+            if len(claimed) >= limit:
+                break
+            digest = digests.claim_digest(target_id)
+            if digest is not None:
+                claimed += [letter.id for letter in digests.digest_letters(digest)]
+        return claimed
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE status = :state" if state else ""
+        return {f"letter:{letter_id}" for (letter_id,) in query(
+            f"SELECT id FROM letters {where}", state=state)}
+
+    def keys_of(self, mail) -> list[str]:
+        body = mail.message.get_body(("plain",)).get_content()
+        return [f"letter:{n}" for n in PLEA.findall(body)]
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT status FROM letters ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        pass  # a digest that failed gives its letters back at once, for the next run
+
+    def check_failure(self, query) -> None:
+        assert query("SELECT channel FROM letters") == [("fallback",)]
+        [(status, error)] = query("SELECT status, last_error FROM letter_digests")
+        assert status == "failed" and error.startswith("550")
+
+
+def _execute(flask_app, sql: str) -> None:
+    with flask_app.app_context():
+        db.session.execute(text(sql))
+        db.session.commit()
+
+
+def _letters_alone(flask_app) -> None:
+    """Letters alone are under test: the supporters' receipts are out of the way."""
+    _execute(flask_app, "UPDATE actions SET thank_you_status = 'sent'")
+
+
+ADAPTERS = {"supporters.send_thank_yous": ThankYous(), "letters.deliver": Letters(),
+            "letters.send_digests": Digests()}
+# Digests go out when beat runs them, not when a row is written: the crash test asks for
+# their runs as beat would.
+BEAT_DRIVEN = {"letters.send_digests"}
