@@ -6,8 +6,8 @@ delivery task (a redelivered message, the sweep, a retry) never both send a lett
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -16,12 +16,7 @@ from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import joinedload
 
 from campaign.common.errors import describe_error
-from campaign.common.sql import (
-    autocommit_driver_connection,
-    constant,
-    driver_sql,
-    upsert_insert,
-)
+from campaign.common.sql import committing_each, constant, upsert_insert
 from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.letters.models import (
@@ -219,27 +214,12 @@ SELECT id, 'sent', 'email', '', :now FROM sent
 """)
 
 
-@contextmanager
-def recording_sent() -> Iterator[Callable[[int], None]]:
+def recording_sent() -> AbstractContextManager[Callable[[int], None]]:
     """A function that records one claimed letter as sent, committed at once: called the
     moment the mail server has taken the letter, so a worker killed afterwards never
-    sends it again.
-
-    On PostgreSQL it is one statement in autocommit on a pooled connection held for the
-    whole batch: no BEGIN, COMMIT, pool checkout or pre-ping per letter (a commit through
-    the session cost all four, and doubled a letter's CPU in bench/letters.py).
+    sends it again (one statement each on PostgreSQL: campaign.common.sql.committing_each).
     """
-    if db.engine.dialect.name != "postgresql":
-        def record(letter_id: int) -> None:
-            mark_sent([letter_id])
-            db.session.commit()
-
-        yield record
-        return
-    statement = driver_sql(_MARK_SENT_NOW)
-    with autocommit_driver_connection() as connection:
-        yield lambda letter_id: connection.execute(statement,
-                                                   {"id": letter_id, "now": utcnow()})
+    return committing_each(_MARK_SENT_NOW, lambda letter_id: mark_sent([letter_id]))
 
 
 def renew_claims(letter_ids: list[int]) -> None:

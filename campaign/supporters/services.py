@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -14,6 +14,7 @@ from sqlalchemy.orm import joinedload
 
 from campaign.common.sql import (
     autocommit_driver_connection,
+    committing_each,
     constant,
     driver_sql,
     session_driver_connection,
@@ -417,22 +418,10 @@ _MARK_THANK_YOU_SENT_NOW = text(
     "thank_you_error = '' WHERE id = :id")
 
 
-@contextmanager
-def recording_thank_you_sent() -> Iterator[Callable[[int], None]]:
+def recording_thank_you_sent() -> AbstractContextManager[Callable[[int], None]]:
     """A function that records one claimed thank-you as sent, committed at once (called
-    the moment the mail server has taken it). On PostgreSQL one statement in autocommit
-    on a pooled connection held for the batch, as letters.delivery.recording_sent."""
-    if db.engine.dialect.name != "postgresql":
-        def record(action_id: int) -> None:
-            mark_thank_you_sent(action_id)
-            db.session.commit()
-
-        yield record
-        return
-    statement = driver_sql(_MARK_THANK_YOU_SENT_NOW)
-    with autocommit_driver_connection() as connection:
-        yield lambda action_id: connection.execute(statement,
-                                                   {"id": action_id, "now": utcnow()})
+    the moment the mail server has taken it; campaign.common.sql.committing_each)."""
+    return committing_each(_MARK_THANK_YOU_SENT_NOW, mark_thank_you_sent)
 
 
 def release_thank_you(action_id: int, error: str, retry_at: datetime) -> None:
