@@ -9,7 +9,7 @@ import re
 from sqlalchemy import text
 
 from campaign.extensions import db
-from tests.helpers import CSRF_PATTERN
+from tests.helpers import CSRF_PATTERN, csrf_token
 from tests.supporters.test_thank_you import run_task_here
 
 CONFIRM_LINK = re.compile(r"http://campaign\.test/confirm/([A-Za-z0-9_-]+)")
@@ -100,3 +100,15 @@ def test_only_confirmed_consents_count_as_opted_in(app, client, create_page, sig
         report = page_report(page)
     assert (report.signatures, report.opt_ins) == (2, 1)
     assert [row.opt_ins for row in report.days] == [1]
+
+
+def test_confirming_is_rate_limited_like_the_other_public_forms(app, client, create_page):
+    slug = create_page()
+    token = csrf_token(client, slug)
+    app.config["SIGN_RATE_LIMIT"] = "3/minute"
+    try:
+        statuses = [client.post(f"/confirm/{'x' * 43}{n}", data={"csrf_token": token}
+                                ).status_code for n in range(5)]
+    finally:
+        app.config["SIGN_RATE_LIMIT"] = "1000/minute"
+    assert statuses == [410, 410, 410, 429, 429]
