@@ -137,8 +137,7 @@ def enqueue(task: Task | str, *args: object, countdown: float | None = None) -> 
     `shared_task` would pick whichever Celery app was made last; a process holding two
     Flask apps (tests, scripts) must not send one app's work to the other's broker.
     """
-    name = task if isinstance(task, str) else task.name
-    current_app.extensions["celery"].tasks[name].apply_async(args, countdown=countdown)
+    current_app.extensions["celery"].tasks[_name(task)].apply_async(args, countdown=countdown)
 
 
 def _eager() -> bool:

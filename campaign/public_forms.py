@@ -82,6 +82,12 @@ def check_form_token() -> None:
         raise CSRFError("The form's token is missing or does not match.")
 
 
+def public_post_limit() -> str:
+    """The rate limit of every POST on a supporter page (SIGN_RATE_LIMIT), per client
+    address: `@limiter.limit(public_post_limit, methods=["POST"])`."""
+    return current_app.config["SIGN_RATE_LIMIT"]
+
+
 def public_form(view: Callable) -> Callable:
     """For a POST view on a supporter page: this check instead of the session-bound one."""
 

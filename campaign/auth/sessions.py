@@ -5,7 +5,6 @@ cannot be taken back: this table can."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from campaign.auth.models import StaffSession, StaffUser
+from campaign.common.tokens import token_digest
 from campaign.common.types import utcnow
 from campaign.extensions import db
 
@@ -29,10 +29,6 @@ class EndReason:
     EXPIRED = "expired"
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def start_staff_session(user: StaffUser, *, lifetime: timedelta) -> str:
     """Starts a session for `user` and returns its token, for the cookie only. The
     account's sessions older than `lifetime` (ended either way) are deleted. Flushes;
@@ -41,7 +37,7 @@ def start_staff_session(user: StaffUser, *, lifetime: timedelta) -> str:
     db.session.execute(delete(StaffSession).where(
         StaffSession.staff_user_id == user.id, StaffSession.created_at < now - lifetime))
     token = secrets.token_urlsafe(32)
-    db.session.add(StaffSession(token_hash=hash_token(token), staff_user_id=user.id,
+    db.session.add(StaffSession(token_hash=token_digest(token), staff_user_id=user.id,
                                 created_at=now, last_seen_at=now))
     db.session.flush()
     return token
@@ -51,7 +47,7 @@ def end_staff_session(token: str, reason: str = EndReason.SIGNED_OUT) -> None:
     """Flushes; the caller commits."""
     db.session.execute(
         update(StaffSession)
-        .where(StaffSession.token_hash == hash_token(token), StaffSession.ended_at.is_(None))
+        .where(StaffSession.token_hash == token_digest(token), StaffSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason))
 
 
@@ -77,7 +73,7 @@ def staff_session_user(token: str, *, idle: timedelta, lifetime: timedelta,
     found = db.session.execute(
         select(StaffSession, StaffUser)
         .join(StaffUser, StaffUser.id == StaffSession.staff_user_id)
-        .where(StaffSession.token_hash == hash_token(token))).one_or_none()
+        .where(StaffSession.token_hash == token_digest(token))).one_or_none()
     if found is None:
         return None
     staff_session, user = found

@@ -31,17 +31,15 @@ def record_drain_run(name: str, error: str | None = None) -> None:
     connection of its own: a failed run's session is rolled back or broken."""
     now = utcnow()
     table = DrainState.__table__
-    values = ({"name": name, "last_success_at": now, "failures_in_a_row": 0, "last_error": ""}
-              if error is None else
-              {"name": name, "last_failure_at": now, "failures_in_a_row": 1,
-               "last_error": error[:500]})
-    statement = upsert_insert(db.engine.dialect.name)(table).values(values)
     if error is None:
         changes = {"last_success_at": now, "failures_in_a_row": 0, "last_error": ""}
     else:
         changes = {"last_failure_at": now, "last_error": error[:500],
                    "failures_in_a_row": table.c.failures_in_a_row + 1}
-    statement = statement.on_conflict_do_update(index_elements=["name"], set_=changes)
+    # A first run's row: the changes, with its count of failures started.
+    first = {**changes, "name": name, "failures_in_a_row": 0 if error is None else 1}
+    statement = (upsert_insert(db.engine.dialect.name)(table).values(first)
+                 .on_conflict_do_update(index_elements=["name"], set_=changes))
     with db.engine.begin() as connection:
         connection.execute(statement)
 

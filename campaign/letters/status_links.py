@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
+from campaign.common.tokens import token_digest
 from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.letters.models import LetterStatusLink
@@ -28,10 +29,6 @@ TOKEN_MAX_LENGTH = 64  # a token is 43 characters; anything much longer is not o
 
 def _encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _pad(secret_key: str, action_id: int) -> bytes:
@@ -50,7 +47,7 @@ def create_status_link(action_id: int, *, secret_key: str, valid_for: timedelta)
     raw = secrets.token_bytes(TOKEN_BYTES)
     token = _encode(raw)
     db.session.add(LetterStatusLink(
-        action_id=action_id, token_hash=token_hash(token),
+        action_id=action_id, token_hash=token_digest(token),
         sealed_token=_xor(raw, _pad(secret_key, action_id)).hex(),
         expires_at=utcnow() + valid_for))
     db.session.flush()
@@ -64,7 +61,7 @@ def status_link_token(action_id: int, *, secret_key: str) -> str | None:
     if link is None or link.expires_at <= utcnow():
         return None
     token = _encode(_xor(bytes.fromhex(link.sealed_token), _pad(secret_key, action_id)))
-    return token if hmac.compare_digest(token_hash(token), link.token_hash) else None
+    return token if hmac.compare_digest(token_digest(token), link.token_hash) else None
 
 
 def action_for_token(token: str) -> int | None:
@@ -72,7 +69,7 @@ def action_for_token(token: str) -> int | None:
     if not token or len(token) > TOKEN_MAX_LENGTH:
         return None
     return db.session.scalar(
-        select(LetterStatusLink.action_id).where(LetterStatusLink.token_hash == token_hash(token),
+        select(LetterStatusLink.action_id).where(LetterStatusLink.token_hash == token_digest(token),
                                                  LetterStatusLink.expires_at > utcnow()))
 
 

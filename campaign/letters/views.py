@@ -19,10 +19,9 @@ from campaign.pages.public import (
     already_signed,
     public_page,
     render_page,
-    sign_limit,
     signature_from_form,
 )
-from campaign.public_forms import public_form
+from campaign.public_forms import public_form, public_post_limit
 from campaign.supporters.services import record_signature
 from campaign.supporters.thanks import page_url, share_links
 from campaign.targets.services import ZipLookupError
@@ -87,7 +86,7 @@ def _checked_submission(slug: str):
 
 
 @bp.post("/a/<slug>/letter/preview")
-@limiter.limit(sign_limit, methods=["POST"])
+@limiter.limit(public_post_limit, methods=["POST"])
 @public_form
 def preview(slug: str):
     page, settings, form, body, choice = _checked_submission(slug)
@@ -99,7 +98,7 @@ def preview(slug: str):
 
 
 @bp.post("/a/<slug>/letter/send")
-@limiter.limit(sign_limit, methods=["POST"])
+@limiter.limit(public_post_limit, methods=["POST"])
 @public_form
 def send(slug: str):
     page, settings, form, body, choice = _checked_submission(slug)

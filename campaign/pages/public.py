@@ -79,10 +79,6 @@ def count_this_view(page: PageView) -> None:
                clean_source(request.args.get("source")))
 
 
-def sign_limit() -> str:
-    return current_app.config["SIGN_RATE_LIMIT"]
-
-
 def already_signed(page_id: int, supporter_id: int) -> None:
     """A second signature with an address: the answer is the one a first signature gets,
     so that a list of addresses tried here tells nobody who took part. Only the address's

@@ -15,12 +15,11 @@ from campaign.pages.public import (
     page_caches,
     public_page,
     render_page,
-    sign_limit,
     signature_count,
     signature_from_form,
 )
 from campaign.pages.rendering import blank_page_pieces, fill_page, request_slot_values
-from campaign.public_forms import public_form
+from campaign.public_forms import public_form, public_post_limit
 from campaign.supporters.services import commit_signature
 from campaign.supporters.thanks import page_url, share_links
 
@@ -43,7 +42,7 @@ def show(slug: str):
 
 
 @bp.post("/a/<slug>")
-@limiter.limit(sign_limit, methods=["POST"])
+@limiter.limit(public_post_limit, methods=["POST"])
 @public_form
 def sign(slug: str):
     page = public_page(slug)

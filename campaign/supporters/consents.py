@@ -8,20 +8,16 @@ confirms.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from campaign.common.tokens import token_digest
 from campaign.common.types import utcnow
 from campaign.extensions import db
 from campaign.supporters.models import Consent
 from campaign.supporters.services import EMAIL_UPDATES
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_confirmation(supporter_id: int, page_id: int, expires_in: timedelta) -> str | None:
@@ -36,7 +32,7 @@ def issue_confirmation(supporter_id: int, page_id: int, expires_in: timedelta) -
     if consent is None:
         return None
     token = secrets.token_urlsafe(32)
-    consent.confirm_token_hash = token_hash(token)
+    consent.confirm_token_hash = token_digest(token)
     consent.confirm_expires_at = utcnow() + expires_in
     db.session.flush()
     return token
@@ -46,7 +42,7 @@ def pending_consent(token: str, now: datetime | None = None) -> Consent | None:
     """The unconfirmed consent this token confirms, if it is still valid."""
     now = now or utcnow()
     return db.session.scalars(
-        select(Consent).where(Consent.confirm_token_hash == token_hash(token),
+        select(Consent).where(Consent.confirm_token_hash == token_digest(token),
                               Consent.confirmed_at.is_(None),
                               Consent.confirm_expires_at > now)).one_or_none()
 
@@ -57,7 +53,7 @@ def confirm_consent(token: str) -> bool:
     now = utcnow()
     result = db.session.execute(
         update(Consent)
-        .where(Consent.confirm_token_hash == token_hash(token),
+        .where(Consent.confirm_token_hash == token_digest(token),
                Consent.confirmed_at.is_(None), Consent.confirm_expires_at > now)
         .values(confirmed_at=now, confirm_token_hash=None, confirm_expires_at=None)
         .execution_options(synchronize_session=False))

@@ -259,8 +259,8 @@ def _record_signature_in_one_statement(connection, page_id: int, signature: Sign
     raise RuntimeError("a signature's supporter was neither inserted nor found")
 
 
-# Thank-you email state. A worker claims a batch with one conditional UPDATE that skips
-# rows another worker has locked, so of two runs only one ever holds a given thank-you.
+# Thank-you email state. A worker locks a batch of due rows, skipping rows another worker
+# has locked (SKIP LOCKED), so of two runs only one ever holds a given thank-you.
 
 def _due_thank_yous(now):
     # A constant: ix_actions_thank_you_due is partial (campaign.common.sql.constant).

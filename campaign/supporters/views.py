@@ -7,10 +7,10 @@ public forms' CSRF token (a scanner has neither the cookie nor the page), confir
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 
 from campaign.extensions import db, limiter
-from campaign.public_forms import form_token, public_form
+from campaign.public_forms import form_token, public_form, public_post_limit
 from campaign.supporters.consents import confirm_consent, pending_consent
 
 bp = Blueprint("supporters", __name__)
@@ -37,13 +37,8 @@ def confirm_page(token: str):
     return render_template("supporters/confirm.html", token=token, csrf_token=form_token())
 
 
-def confirm_limit() -> str:
-    # The public forms' limit: tokens can't be guessed, but no public POST is unlimited.
-    return current_app.config["SIGN_RATE_LIMIT"]
-
-
 @bp.post("/confirm/<token>")
-@limiter.limit(confirm_limit, methods=["POST"])
+@limiter.limit(public_post_limit, methods=["POST"])
 @public_form
 def confirm(token: str):
     if len(token) > MAX_TOKEN_LENGTH or not confirm_consent(token):

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 from flask_login.utils import encode_cookie
 
-from campaign.auth.sessions import hash_token
+from campaign.common.tokens import token_digest
 from campaign.extensions import db
 from tests.staff.conftest import PASSWORD, page_text, page_token
 from tests.staff.test_accounts import change_password, password_hash
@@ -76,7 +76,7 @@ def test_the_cookie_carries_a_random_token_and_the_database_only_its_hash(staff_
     assert str(user_id) not in token.split(":")
     assert len(token) >= 40
     [(token_hash,)] = query("SELECT token_hash FROM staff_sessions")
-    assert token_hash == hash_token(token) != token
+    assert token_hash == token_digest(token) != token
 
 
 def test_a_remember_me_cookie_cannot_bring_an_ended_session_back(app, staff_client):
