@@ -6,18 +6,10 @@ from __future__ import annotations
 import pytest
 from werkzeug.test import Client
 
-from campaign.pages.cache import PageCaches
 from campaign.pages.fast_path import CachedPageViews
 from tests.helpers import CSRF_PATTERN, valid_signature
 
-
-@pytest.fixture(autouse=True)
-def cached_pages(app):
-    """Caches that keep what they load (the other tests run with them off)."""
-    saved = app.extensions["page_caches"]
-    app.extensions["page_caches"] = PageCaches(page_seconds=60, count_seconds=60)
-    yield
-    app.extensions["page_caches"] = saved
+pytestmark = pytest.mark.usefixtures("cached_pages")
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from campaign.config import PROJECT_ROOT
 from campaign.extensions import db
 from campaign.letters.services import save_settings
 from campaign.pages import services as page_services
-from campaign.pages.cache import PageCaches
 from campaign.pages.fast_path import CachedPageViews
 from campaign.pages.rendering import PAGE_INPUTS, blank_page_pieces, request_slot_values
 from campaign.public_forms import new_nonce
@@ -42,12 +41,7 @@ VARIANTS = {
 QUERIES = ["", "lang=ko", "source=tw&utm_campaign=spring"]
 
 
-@pytest.fixture(autouse=True)
-def cached_pages(app):
-    saved = app.extensions["page_caches"]
-    app.extensions["page_caches"] = PageCaches(page_seconds=60, count_seconds=60)
-    yield
-    app.extensions["page_caches"] = saved
+pytestmark = pytest.mark.usefixtures("cached_pages")
 
 
 @pytest.fixture(params=["petition", "letter"])
