@@ -170,3 +170,57 @@ def test_thank_you_claims_and_drain_records_many_times_on_one_connection(
     assert query("SELECT count(*) FROM actions WHERE thank_you_status = 'sent'") == [(RUNS,)]
     assert query("SELECT name, failures_in_a_row FROM drain_states ORDER BY name") == [
         ("letters.deliver", RUNS), ("supporters.send_thank_yous", 0)]
+
+
+def test_private_links_and_staff_sessions_many_times_on_one_connection(
+        one_connection_app, create_page, letter_page, write_letters):
+    """Issue 10's new lookups by a token's digest: status links, opt-in confirmations and
+    staff sessions, each created, found and spent 25 times on the one connection."""
+    from campaign.auth.services import create_staff_user
+    from campaign.auth.sessions import end_staff_session, staff_session_user, start_staff_session
+    from campaign.letters.status_links import (
+        action_for_token,
+        create_status_link,
+        status_link_token,
+    )
+    from campaign.supporters.consents import confirm_consent, issue_confirmation, pending_consent
+
+    slug = create_page()
+    letter_slug, _ = letter_page()
+    write_letters(letter_slug, count=RUNS, flask_app=one_connection_app)
+    secret = one_connection_app.config["SECRET_KEY"]
+    hours = timedelta(hours=12)
+    with one_connection_app.app_context():
+        page_id = load_page_view(slug).id
+        db.session.commit()
+        for n in range(RUNS):
+            commit_signature(page_id, Signature(email=f"opted{n}@example.org", first_name="A",
+                                                last_name="B", opted_in=True), "v1")
+        user = create_staff_user("one.connection@example.org", name="One Connection",
+                                 password="correct horse battery staple")
+        db.session.commit()
+        pid = _backend_pid()
+        action_ids = [row[0] for row in db.session.execute(text(
+            "SELECT DISTINCT action_id FROM letters ORDER BY 1"))]
+        supporter_ids = [row[0] for row in db.session.execute(text(
+            "SELECT supporter_id FROM consents ORDER BY 1"))]
+        db.session.commit()
+        for action_id, supporter_id in zip(action_ids, supporter_ids, strict=True):
+            token = create_status_link(action_id, secret_key=secret, valid_for=hours)
+            db.session.commit()
+            assert status_link_token(action_id, secret_key=secret) == token
+            assert action_for_token(token) == action_id
+
+            confirm = issue_confirmation(supporter_id, page_id, hours)
+            db.session.commit()
+            assert pending_consent(confirm) is not None
+            assert confirm_consent(confirm)
+            db.session.commit()
+
+            session_token = start_staff_session(user, lifetime=hours)
+            db.session.commit()
+            assert staff_session_user(session_token, idle=hours, lifetime=hours) == user
+            end_staff_session(session_token)
+            db.session.commit()
+            assert staff_session_user(session_token, idle=hours, lifetime=hours) is None
+        assert _backend_pid() == pid
