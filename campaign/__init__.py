@@ -97,6 +97,7 @@ def _engine(app: Flask):
 def register_blueprints(app: Flask) -> None:
     import campaign.models  # noqa: F401  (registers every table with the metadata)
     from campaign.auth.views import bp as auth_bp
+    from campaign.donations import register as register_donations
     from campaign.health.views import bp as health_bp
     from campaign.letters.kind import register as register_letter_kind
     from campaign.letters.staff_views import bp as letters_staff_bp
@@ -121,10 +122,12 @@ def register_blueprints(app: Flask) -> None:
     # What differs by page kind: pages/ knows the petition, each other domain its own.
     register_page_kinds(app)
     register_letter_kind(app)
+    register_donations(app)
 
 
 def register_drains() -> None:
     """Each domain that sends mail registers its drains in its drains.py (campaign/outbox.py)."""
+    import campaign.donations.drains  # noqa: F401
     import campaign.letters.drains  # noqa: F401
     import campaign.supporters.drains  # noqa: F401
 

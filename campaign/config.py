@@ -26,6 +26,7 @@ PRODUCTION_REQUIRED = (
 )
 
 DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production
+DEFAULT_STRIPE_JS_URL = "https://js.stripe.com/v3/"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -112,6 +113,40 @@ class Config:
     DRAIN_FAILURES_ALERT = _env_int("DRAIN_FAILURES_ALERT", 3)
     DRAIN_BACKLOG_ALERT_SECONDS = float(os.environ.get("DRAIN_BACKLOG_ALERT_SECONDS") or 900)
 
+    # Online giving (campaign.donations). No secret key: no donation page may go live.
+    # STRIPE_API_BASE and STRIPE_JS_URL stay unset in production (Stripe's own); the tests
+    # and the embedded demo point them at a local Stripe-compatible server.
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+    STRIPE_JS_URL = os.environ.get("STRIPE_JS_URL") or DEFAULT_STRIPE_JS_URL
+    # Printed on every receipt and yearly statement.
+    RECEIPT_LEGAL_NAME = os.environ.get("RECEIPT_LEGAL_NAME") or None  # else ORG_NAME
+    RECEIPT_TAX_ID = os.environ.get("RECEIPT_TAX_ID") or ""
+    RECEIPT_DEDUCTIBILITY_TEXT = os.environ.get("RECEIPT_DEDUCTIBILITY_TEXT") or (
+        "No goods or services were provided in exchange for this gift.")
+    # A monthly gift ends after this many failed payments in a row (each one emails the
+    # donor a link to update their card).
+    DONATION_MAX_PAYMENT_FAILURES = _env_int("DONATION_MAX_PAYMENT_FAILURES", 3)
+    # Claims on a webhook event being applied, and on a donor email being sent, expire
+    # like a letter's (see LETTER_CLAIM_EXPIRES_SECONDS).
+    STRIPE_EVENT_CLAIM_EXPIRES_SECONDS = float(
+        os.environ.get("STRIPE_EVENT_CLAIM_EXPIRES_SECONDS") or 120)
+    DONOR_EMAIL_CLAIM_EXPIRES_SECONDS = float(
+        os.environ.get("DONOR_EMAIL_CLAIM_EXPIRES_SECONDS") or 120)
+    # Card-testing defence, all before any PaymentIntent exists: gift forms per client
+    # address, gift attempts per email address and hour, failed card confirmations per
+    # visitor and hour, and the proof-of-work challenge's lifetime and cost.
+    GIFT_RATE_LIMIT = os.environ.get("GIFT_RATE_LIMIT") or "5/minute;30/hour"
+    GIFT_ATTEMPTS_PER_EMAIL_HOUR = _env_int("GIFT_ATTEMPTS_PER_EMAIL_HOUR", 5)
+    GIFT_FAILED_CONFIRMATIONS_PER_HOUR = _env_int("GIFT_FAILED_CONFIRMATIONS_PER_HOUR", 3)
+    GIFT_CHALLENGE_EXPIRES_SECONDS = _env_int("GIFT_CHALLENGE_EXPIRES_SECONDS", 600)
+    GIFT_CHALLENGE_COST = _env_int("GIFT_CHALLENGE_COST", 5000)
+    # The link in monthly receipts where a donor cancels or changes their gift works this
+    # many days after the receipt (each month's receipt brings a fresh one).
+    GIFT_MANAGE_LINK_DAYS = _env_int("GIFT_MANAGE_LINK_DAYS", 60)
+
     WTF_CSRF_TIME_LIMIT = None  # a page left open over lunch must still submit
     MAX_CONTENT_LENGTH = 64 * 1024
     SESSION_COOKIE_HTTPONLY = True
@@ -165,4 +200,22 @@ def load_config(env_name: str | None = None) -> Config:
                 "Refusing to start in production without: " + ", ".join(missing))
         if os.environ["SECRET_KEY"] == DEVELOPMENT_SECRET_KEY or len(os.environ["SECRET_KEY"]) < 32:
             raise ConfigurationError("SECRET_KEY must be a random string of 32+ characters")
+        check_stripe_settings(os.environ)
     return config
+
+
+STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
+
+
+def check_stripe_settings(environ) -> None:
+    """A live key talks to Stripe itself and nothing else: with a live key, a changed
+    API base or Stripe.js address would send real card payments somewhere else."""
+    key = environ.get("STRIPE_SECRET_KEY") or ""
+    if not key.startswith(("sk_live_", "rk_live_")):
+        return
+    base = (environ.get("STRIPE_API_BASE") or STRIPE_DEFAULT_API_BASE).rstrip("/")
+    js_url = environ.get("STRIPE_JS_URL") or DEFAULT_STRIPE_JS_URL
+    if base != STRIPE_DEFAULT_API_BASE or js_url != DEFAULT_STRIPE_JS_URL:
+        raise ConfigurationError(
+            "Refusing to start: STRIPE_SECRET_KEY is a live key but STRIPE_API_BASE or "
+            "STRIPE_JS_URL is not Stripe's own. Unset both in production.")

@@ -5,6 +5,7 @@ Alembic's autogenerate and the tests' migrations see only the tables imported by
 """
 
 from campaign.auth import models as auth  # noqa: F401
+from campaign.donations import models as donations  # noqa: F401
 from campaign.health import models as health  # noqa: F401
 from campaign.letters import models as letters  # noqa: F401
 from campaign.pages import models as pages  # noqa: F401

@@ -28,7 +28,7 @@ from campaign import create_app
 from campaign.extensions import db, limiter
 from campaign.pages import services as page_services
 from tests.helpers import csrf_token, valid_signature
-from tests.servers import SMTPSink, ThrowawayPostgres, ThrowawayRedis
+from tests.servers import LocalStripe, SMTPSink, ThrowawayPostgres, ThrowawayRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,14 +115,24 @@ def smtp_sink() -> Iterator[SMTPSink]:
 
 
 @pytest.fixture(scope="session")
+def local_stripe() -> Iterator[LocalStripe]:
+    """The session's local Stripe-compatible server (never the real Stripe)."""
+    server = LocalStripe()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def queue_name() -> str:
     return f"campaign-test-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="session")
 def app_settings(database_url: str, redis_url: str, smtp_sink: SMTPSink, queue_name: str,
-                 tmp_path_factory: pytest.TempPathFactory) -> dict:
+                 local_stripe: LocalStripe, tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
+        **local_stripe.settings(),
         "SECRET_KEY": "test-secret-key-that-is-long-enough-to-pass",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
@@ -324,6 +334,9 @@ def worker_env(app_settings: dict) -> dict:
         "MAIL_FROM": app_settings["MAIL_FROM"],
         "ORG_NAME": app_settings["ORG_NAME"],
         "ORG_POSTAL_ADDRESS": app_settings["ORG_POSTAL_ADDRESS"],
+        **{name: app_settings[name] for name in (
+            "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET",
+            "STRIPE_API_BASE", "STRIPE_JS_URL")},
         "PYTHONPATH": str(ROOT),
         # Retries after a 4xx wait seconds, not minutes, so tests see them happen.
         "LETTER_RETRY_BASE_SECONDS": "1",

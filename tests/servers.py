@@ -115,6 +115,69 @@ class ThrowawayRedis:
         self.start()
 
 
+class LocalStripe:
+    """A local Stripe-compatible server (tests/tools/localstripe_local.py) on a free
+    loopback port, for the session: the official SDK and the test browser talk to it.
+    Its webhooks are signed with `webhook_secret` and sent where `send_webhooks_to` says."""
+
+    LAUNCHER = os.path.join(os.path.dirname(__file__), "tools", "localstripe_local.py")
+    secret_key = "sk_test_campaign_local"
+    publishable_key = "pk_test_campaign_local"
+    webhook_secret = "whsec_campaign_tests"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def js_url(self) -> str:
+        return f"{self.api_base}/js.stripe.com/v3/"
+
+    def settings(self) -> dict:
+        return {"STRIPE_SECRET_KEY": self.secret_key,
+                "STRIPE_PUBLISHABLE_KEY": self.publishable_key,
+                "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
+                "STRIPE_API_BASE": self.api_base, "STRIPE_JS_URL": self.js_url}
+
+    def start(self) -> None:
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, self.LAUNCHER, "--port", str(self.port), "--store", "-"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def send_webhooks_to(self, url: str | None, events: list[str] | None = None) -> None:
+        """Registers (or, with None, points nowhere useful) the one webhook endpoint."""
+        import json
+        import urllib.request
+
+        body = {"url": url or "http://127.0.0.1:9/", "secret": self.webhook_secret}
+        if events:
+            body["events"] = events
+        request = urllib.request.Request(
+            f"{self.api_base}/_config/webhooks/campaign", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+
+    def flush(self) -> None:
+        """Wipes every object (webhook registrations stay)."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.api_base}/_config/data", method="DELETE")
+        urllib.request.urlopen(request, timeout=10).read()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
 @dataclass
 class ReceivedMail:
     mail_from: str

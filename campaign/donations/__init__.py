@@ -1,0 +1,14 @@
+"""Online giving through Stripe: the donation page kind, the card step, the webhook-driven
+ledger, receipts and donor emails, self-service for monthly donors, and the staff's money
+pages. campaign.donations.gateway is the only module that calls Stripe."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Everything giving adds to the app; called by create_app after the page kinds."""
+    from campaign.donations.gateway import init_gateway
+
+    init_gateway(app)
