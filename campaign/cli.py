@@ -10,8 +10,10 @@ from campaign.extensions import db
 
 def register_cli(app: Flask) -> None:
     from campaign.auth.cli import create_staff_alias, staff_cli
+    from campaign.donations.cli import donations_cli
     from campaign.letters.cli import letters_cli
 
+    app.cli.add_command(donations_cli)
     app.cli.add_command(letters_cli)
     app.cli.add_command(staff_cli)
     # `staff create` under its first name, which older instructions and scripts use.
