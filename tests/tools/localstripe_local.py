@@ -8,7 +8,7 @@ Prints "LOCALSTRIPE_PORT=<port>" once the socket is bound (port 0 picks a free o
 localstripe is GPL-3.0-or-later: it runs as this separate process and nothing under
 campaign/ or workers/ imports it (tests/app/test_licences.py checks). The compat shims
 below poke its internals, so localstripe is pinned (pyproject.toml); they fill the gaps
-measured in ../shared/STRIPE-TESTING.md:
+measured on this machine (the team's notes on testing Stripe with localstripe):
 
 1. PaymentIntent accepts `description`, `receipt_email`, `statement_descriptor_suffix`,
    `setup_future_usage`, `automatic_payment_methods` (it refuses them otherwise).
