@@ -6,7 +6,7 @@
 Prints "LOCALSTRIPE_PORT=<port>" once the socket is bound (port 0 picks a free one).
 
 localstripe is GPL-3.0-or-later: it runs as this separate process and nothing under
-campaign/ or workers/ imports it (tests/app/test_licences.py checks). The compat shims
+campaign/ or workers/ imports it (tests/donations/test_gateway.py checks). The compat shims
 below poke its internals, so localstripe is pinned (pyproject.toml); they fill the gaps
 measured on this machine (the team's notes on testing Stripe with localstripe):
 
