@@ -22,4 +22,4 @@ def statements_command(year: int) -> None:
     queued = queue_statements(year)
     db.session.commit()
     outbox.request_run(DONOR_EMAILS_DRAIN)
-    click.echo(f"{queued} statements for {year} queued.")
+    click.echo(f"Queued {queued} statement{'' if queued == 1 else 's'} for {year}.")

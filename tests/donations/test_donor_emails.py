@@ -31,7 +31,7 @@ def run_drain(flask_app) -> None:
 
 
 def plain_body(mail) -> str:
-    return mail.message.get_body(("plain",)).get_content()
+    return mail.message.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 def html_body(mail) -> str:
