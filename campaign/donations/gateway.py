@@ -25,6 +25,7 @@ from campaign.config import STRIPE_DEFAULT_API_BASE
 CardError = stripe.CardError
 StripeError = stripe.StripeError
 SignatureVerificationError = stripe.SignatureVerificationError
+InvalidRequestError = stripe.InvalidRequestError  # e.g. no such object (a mistyped id)
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 

@@ -13,7 +13,13 @@ import time
 from dataclasses import dataclass
 
 from campaign.common.types import utcnow
-from campaign.donations.gateway import as_dict, gateway, object_id, subscription_quantity
+from campaign.donations.gateway import (
+    InvalidRequestError,
+    as_dict,
+    gateway,
+    object_id,
+    subscription_quantity,
+)
 from campaign.donations.models import DonationSettings, MonthlyGift, MonthlyGiftStatus
 from campaign.donations.money import AmountError, fee_for, format_money, to_minor
 from campaign.extensions import db
@@ -94,12 +100,13 @@ def change_amount(gift: MonthlyGift, typed: str) -> int:
 
 def _set_quantity(gift: MonthlyGift, charged: int) -> None:
     # The key names the gift and the change, so a retried request (a double click, a
-    # timeout) changes the subscription once. Going back to an amount within Stripe's
-    # 24 hours of keys would replay the earlier answer instead: seen by its quantity,
-    # and made again under a key of its own.
+    # timeout) changes the subscription once. Going back to an earlier amount within
+    # Stripe's 24 hours of keys would replay the earlier answer and change nothing: seen
+    # by reading the subscription back, and then made under a key of its own.
     key = f"monthly-gift-{gift.id}-amount-{gift.amount}-to-{charged}"
-    updated = gateway().change_subscription_amount(gift.stripe_subscription_id, charged, key)
-    if subscription_quantity(updated)[1] != charged:
+    gateway().change_subscription_amount(gift.stripe_subscription_id, charged, key)
+    current = gateway().retrieve_subscription(gift.stripe_subscription_id)
+    if subscription_quantity(current)[1] != charged:
         gateway().change_subscription_amount(gift.stripe_subscription_id, charged,
                                              f"{key}-at-{time.time_ns()}")
 
@@ -116,7 +123,10 @@ def save_new_card(gift: MonthlyGift, setup_intent_id: str) -> list[str]:
     """After the donor's browser confirmed the SetupIntent: makes its card the one the
     gift charges, and pays the open invoices with it. Returns the invoices paid.
     GiftChangeError when the SetupIntent is not a finished one of this gift's customer."""
-    setup = as_dict(gateway().retrieve_setup_intent(setup_intent_id))
+    try:
+        setup = as_dict(gateway().retrieve_setup_intent(setup_intent_id))
+    except InvalidRequestError:  # no such SetupIntent
+        raise GiftChangeError("The card was not saved. Please enter it again.") from None
     if object_id(setup.get("customer")) != gift.stripe_customer_id \
             or setup.get("status") != "succeeded":
         raise GiftChangeError("The card was not saved. Please enter it again.")
