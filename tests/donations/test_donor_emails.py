@@ -70,6 +70,27 @@ def test_a_one_time_receipt_reaches_the_mail_server_through_a_real_worker(
     assert query("SELECT status, attempts FROM donor_emails") == [("sent", 1)]
 
 
+def test_a_monthly_receipt_reaches_the_mail_server_through_a_real_worker(
+        app, celery_worker, smtp_sink, query):
+    with app.app_context():
+        page_id = ledger_rows.donation_page("monthly-worker")
+        donor = ledger_rows.supporter("monthly-worker@example.org")
+        gift = ledger_rows.monthly_gift(page_id, donor, 1200, subscription_id="sub_worker",
+                                        customer_id="cus_worker")
+        for month in (1, 2):
+            ledger_rows.receipt(ledger_rows.donation(
+                page_id, donor, 1200, monthly_gift_id=gift,
+                charged_at=datetime(2026, month, 2, tzinfo=timezone.utc)), donor)
+        db.session.commit()
+        outbox.request_run(DONOR_EMAILS_DRAIN)
+
+    mails = smtp_sink.wait_for(2) and smtp_sink.settled()
+    assert len(mails) == 2
+    assert {mail.message["Subject"] for mail in mails} == {"Your receipt for $12 (monthly gift)"}
+    assert all("/gifts/manage/" in plain_body(mail) for mail in mails)
+    assert query("SELECT status FROM donor_emails") == [("sent",), ("sent",)]
+
+
 def test_a_receipt_carries_the_legal_name_tax_id_and_deductibility_wording(
         app, receipt_settings, smtp_sink):
     with app.app_context():

@@ -276,3 +276,32 @@ def test_a_setup_intent_of_someone_else_or_unfinished_is_refused(
                                                   "setup_intent": setup_intent})
         assert refused.status_code == 400, setup_intent
         assert "Your new card is saved" not in refused.get_data(as_text=True)
+
+
+def test_the_development_server_logs_no_gift_link(app, monthly_gift, caplog):
+    """The links act on a gift: the access log records their paths without the token."""
+    import logging
+    import threading
+    import urllib.request
+
+    from werkzeug.serving import make_server
+
+    from tests.servers import free_port
+
+    gift = monthly_gift(1500)
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    try:
+        for path in (gift["manage"], gift["card"]):
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}",
+                                        timeout=30) as response:
+                assert response.status == 200
+    finally:
+        server.shutdown()
+        thread.join()
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "werkzeug")
+    assert "GET /gifts/manage/<redacted>" in logged and "GET /gifts/card/<redacted>" in logged
+    for path in (gift["manage"], gift["card"]):
+        assert path.rsplit("/", 1)[1] not in logged
