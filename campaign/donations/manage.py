@@ -198,6 +198,8 @@ def card(token: str):
                           "There is no card to update: nothing more will be charged.")
     try:
         setup = self_service.card_setup(gift, link.issued_at)
+    except self_service.GiftChangeError as exc:
+        return _link_page(429, "Too many tries", str(exc))
     except (StripeError, GivingNotConfigured) as exc:
         return _stripe_unavailable(exc)
     if setup.get("status") == "succeeded":

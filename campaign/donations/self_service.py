@@ -113,10 +113,22 @@ def _set_quantity(gift: MonthlyGift, charged: int) -> None:
 
 def card_setup(gift: MonthlyGift, link_issued_at) -> dict:
     """The SetupIntent (as a dict) where the donor saves a new card: one per card-update
-    link, so reloading the page reuses it."""
-    attempt = f"{gift.failures}-{int(link_issued_at.timestamp())}"
-    return as_dict(gateway().create_card_update_setup_intent(
-        gift.id, gift.stripe_customer_id, attempt))
+    link, so reloading the page reuses it. One that was cancelled (a failed 3-D Secure
+    check, on the local server) is followed by a new one, keyed by the one before: the
+    same chain, however often the page is reloaded."""
+    link = f"{gift.failures}-{int(link_issued_at.timestamp())}"
+    attempt = link
+    for _ in range(MAX_CANCELLED_SETUPS):
+        setup = as_dict(gateway().create_card_update_setup_intent(
+            gift.id, gift.stripe_customer_id, attempt))
+        if setup.get("status") != "canceled":
+            return setup
+        attempt = f"{link}-after-{setup['id']}"
+    raise GiftChangeError("Too many tries with this link. Please write to us and we will "
+                          "help.")
+
+
+MAX_CANCELLED_SETUPS = 10
 
 
 def save_new_card(gift: MonthlyGift, setup_intent_id: str) -> list[str]:
