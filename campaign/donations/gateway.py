@@ -217,10 +217,11 @@ class Gateway:
                     "metadata": {"monthly_gift": str(monthly_gift_id)}},
             options={"idempotency_key": f"monthly-gift-{monthly_gift_id}-card-{attempt}"})
 
-    def pay_open_invoices(self, subscription_id: str, idempotency_prefix: str) -> list[str]:
+    def pay_open_invoices(self, subscription_id: str, idempotency_prefix: str) -> dict[str, str]:
         """Charges the subscription's open (unpaid) invoices now, on the customer's default
-        card; returns the ids of those that are paid. A CardError when the card fails."""
-        paid = []
+        card; returns each one's status after ('paid', or 'open' when the card failed on
+        the local server). Stripe itself raises CardError for a declined card."""
+        outcome = {}
         invoices = self.client.v1.invoices.list(
             params={"subscription": subscription_id, "limit": 10})
         for invoice in invoices.data:
@@ -229,9 +230,8 @@ class Gateway:
                 continue
             result = self.client.v1.invoices.pay(
                 data["id"], options={"idempotency_key": f"{idempotency_prefix}-{data['id']}"})
-            if as_dict(result).get("status") == "paid":
-                paid.append(data["id"])
-        return paid
+            outcome[data["id"]] = as_dict(result).get("status") or ""
+        return outcome
 
     # -- refunds -------------------------------------------------------------------------
     def refund(self, refund_id: int, payment_intent_id: str, amount: int) -> Any:

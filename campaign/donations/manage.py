@@ -222,13 +222,16 @@ def card_post(token: str):
                           "link again and enter the card once more.")
     error = None
     try:
-        paid = self_service.save_new_card(gift, setup_intent_id)
+        invoices = self_service.save_new_card(gift, setup_intent_id)
     except self_service.GiftChangeError as exc:
         return _link_page(400, "The card was not saved", str(exc))
     except CardError as exc:  # saved, but the bank declined the payment due
-        paid, error = [], exc.user_message or "The bank declined the payment."
+        invoices, error = {}, exc.user_message or "The bank declined the payment."
     except (StripeError, GivingNotConfigured) as exc:
         return _stripe_unavailable(exc)
+    paid = [invoice for invoice, status in invoices.items() if status == "paid"]
+    if error is None and len(paid) < len(invoices):
+        error = "The bank declined the payment."
     db.session.commit()
     return render_template("donations/card_update_done.html", gift=gift, paid=paid,
                            error=error)

@@ -131,9 +131,10 @@ def card_setup(gift: MonthlyGift, link_issued_at) -> dict:
 MAX_CANCELLED_SETUPS = 10
 
 
-def save_new_card(gift: MonthlyGift, setup_intent_id: str) -> list[str]:
+def save_new_card(gift: MonthlyGift, setup_intent_id: str) -> dict[str, str]:
     """After the donor's browser confirmed the SetupIntent: makes its card the one the
-    gift charges, and pays the open invoices with it. Returns the invoices paid.
+    gift charges, and pays the open invoices with it. Returns each open invoice's status
+    after ('paid' or not); a CardError when Stripe declined the card for one.
     GiftChangeError when the SetupIntent is not a finished one of this gift's customer."""
     try:
         setup = as_dict(gateway().retrieve_setup_intent(setup_intent_id))

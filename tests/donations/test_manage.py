@@ -305,3 +305,51 @@ def test_the_development_server_logs_no_gift_link(app, monthly_gift, caplog):
     assert "GET /gifts/manage/<redacted>" in logged and "GET /gifts/card/<redacted>" in logged
     for path in (gift["manage"], gift["card"]):
         assert path.rsplit("/", 1)[1] not in logged
+
+
+def failed_renewal(stripe_client, gift: dict) -> str:
+    """A month's invoice the gift's card could not pay, left open, as Stripe leaves a
+    failed renewal (the local server has no renewals: the test makes one)."""
+    declining = card_payment_method(stripe_client, "4000000000000341")
+    stripe_client.v1.payment_methods.attach(declining, params={"customer": gift["customer"]})
+    stripe_client.v1.customers.update(gift["customer"], params={
+        "invoice_settings": {"default_payment_method": declining}})
+    stripe_client.v1.invoice_items.create(params={
+        "customer": gift["customer"], "amount": 1500, "currency": "usd",
+        "subscription": gift["subscription"]})
+    invoice = stripe_client.v1.invoices.create(params={
+        "customer": gift["customer"], "subscription": gift["subscription"]})
+    try:
+        stripe_client.v1.invoices.pay(invoice.id)
+    except stripe.CardError:
+        pass  # Stripe's own answer to a declined renewal; the local server leaves it open
+    assert stripe_client.v1.invoices.retrieve(invoice.id).status == "open"
+    return invoice.id
+
+
+def save_card_through_page(client, stripe_client, gift: dict, number: str):
+    html = client.get(gift["card"]).get_data(as_text=True)
+    token = CSRF_PATTERN.search(html).group(1)
+    setup_intent = re.search(r'data-client-secret="([^"]+)"', html).group(1) \
+        .split("_secret_")[0]
+    stripe_client.v1.setup_intents.confirm(
+        setup_intent, params={"payment_method": card_payment_method(stripe_client, number)})
+    return client.post(gift["card"], data={"csrf_token": token, "setup_intent": setup_intent})
+
+
+def test_the_new_card_pays_the_month_that_failed(app, client, monthly_gift, stripe_client):
+    gift = monthly_gift(1500)
+    invoice = failed_renewal(stripe_client, gift)
+    done = save_card_through_page(client, stripe_client, gift, "4242424242424242")
+    assert done.status_code == 200
+    assert "This month's payment went through with it." in done.get_data(as_text=True)
+    assert stripe_client.v1.invoices.retrieve(invoice).status == "paid"
+
+
+def test_a_new_card_that_is_declined_too_says_so(app, client, monthly_gift, stripe_client):
+    gift = monthly_gift(1500)
+    invoice = failed_renewal(stripe_client, gift)
+    done = save_card_through_page(client, stripe_client, gift, "4000000000000341")
+    assert done.status_code == 200
+    assert "this month's payment did not go through" in done.get_data(as_text=True)
+    assert stripe_client.v1.invoices.retrieve(invoice).status == "open"
