@@ -38,7 +38,9 @@ class NothingToSend(Exception):
 
 
 def _donor(supporter: Supporter | None) -> Supporter:
-    if supporter is None or supporter.erased_at is not None:
+    if supporter is None:
+        raise NothingToSend("not sent: no donor on record for this gift")
+    if supporter.erased_at is not None:
         raise NothingToSend("not sent: the donor's personal data was erased")
     return supporter
 

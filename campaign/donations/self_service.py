@@ -76,7 +76,7 @@ def change_amount(gift: MonthlyGift, typed: str) -> int:
     at Stripe (the subscription's quantity) and here; returns the new monthly charge.
     GiftChangeError for an amount outside the page's limits, or a gift that ended."""
     if not is_active(gift):
-        raise GiftChangeError("This monthly gift has ended; its amount can no longer change.")
+        raise GiftChangeError("This monthly gift is not running, so its amount cannot change.")
     limits = amount_limits(gift)
     if limits is None:
         raise GiftChangeError("This gift's amount can no longer be changed here.")

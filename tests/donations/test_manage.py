@@ -8,9 +8,12 @@ from __future__ import annotations
 import random
 import re
 import time
+from urllib.parse import quote
 
 import pytest
 import stripe
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from campaign.donations.gateway import gateway
@@ -353,3 +356,36 @@ def test_a_new_card_that_is_declined_too_says_so(app, client, monthly_gift, stri
     assert done.status_code == 200
     assert "this month's payment did not go through" in done.get_data(as_text=True)
     assert stripe_client.v1.invoices.retrieve(invoice).status == "open"
+
+
+FUZZ = settings(max_examples=40, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+ANYTHING = st.one_of(st.text(max_size=40), st.sampled_from(
+    ["", "\x00", "0", "-5", "1e9", "9" * 30, str(2**31), "NaN", "5,00", "₩5", "$5", " 7 ",
+     "<script>", "٣٠", "10.", ".5", "1,000,000,000"]))
+
+
+def test_no_input_to_the_manage_form_is_a_server_error(client, monthly_gift, stripe_client):
+    gift = monthly_gift(1500)
+    token = page_token(client, gift["manage"])
+
+    @FUZZ
+    @given(amount=ANYTHING, action=st.sampled_from(["change", "", "delete", "\x00", "Cancel"]))
+    def post(amount, action):
+        response = client.post(gift["manage"], data={"csrf_token": token, "action": action,
+                                                     "amount": amount})
+        assert response.status_code in (200, 400), (amount, action, response.status_code)
+
+    post()
+    assert subscription(stripe_client, gift["subscription"])[0] == "active"
+
+
+def test_no_link_is_a_server_error(client):
+    @FUZZ
+    @given(token=ANYTHING, which=st.sampled_from(["manage", "card"]),
+           method=st.sampled_from(["get", "post"]))
+    def visit(token, which, method):
+        response = getattr(client, method)(f"/gifts/{which}/{quote(token, safe='')}")
+        assert response.status_code < 500, (token, response.status_code)
+
+    visit()
