@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import text
 
+from campaign.donations.statements import queue_statements
 from campaign.extensions import db
 from tests.donations import ledger_rows
 from tests.donations.test_donor_emails import plain_body, run_drain
@@ -91,3 +92,18 @@ def test_statements_on_the_embedded_default_are_written_to_the_outbox(embedded_a
         == "Queued 0 statements for 2026."
     [mail] = outbox_mail(embedded_app)
     assert "Total given in 2026: $12.34" in mail.get_body(("plain",)).get_content()
+
+
+def test_a_donor_erased_after_their_statement_was_queued_gets_nothing(app, smtp_sink, query):
+    with app.app_context():
+        page = ledger_rows.donation_page("erased-later")
+        donor = ledger_rows.supporter("later@example.org")
+        ledger_rows.donation(page, donor, 1000, charged_at=at(2, 2))
+        db.session.commit()
+        assert queue_statements(2026) == 1
+        db.session.execute(text("UPDATE supporters SET erased_at = now()"))
+        db.session.commit()
+    run_drain(app)
+    assert smtp_sink.settled() == []
+    [(status, error)] = query("SELECT status, last_error FROM donor_emails")
+    assert status == "skipped" and "erased" in error
