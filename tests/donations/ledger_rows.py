@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from campaign.common.tokens import token_digest
 from campaign.common.types import utcnow
 from campaign.donations.donor_emails import queue_donor_email
 from campaign.donations.models import (
@@ -75,7 +76,7 @@ def monthly_gift(page_id: int, supporter_id: int, amount: int, *, currency: str 
 
 def tribute_attempt(page_id: int, *, email: str, tribute_name: str, notify: str,
                     kind: str = "honour", amount: int = 5000) -> int:
-    row = GiftAttempt(token_digest=f"{abs(hash((email, tribute_name, utcnow()))):064d}"[:64],
+    row = GiftAttempt(token_digest=token_digest(f"{email}:{tribute_name}:{utcnow()}"),
                       action_page_id=page_id, email=email, first_name="Ji-woo",
                       last_name="Park", amount=amount, currency="usd",
                       frequency="one_time", tribute_kind=kind, tribute_name=tribute_name,
