@@ -1,7 +1,8 @@
 """Keeping personal data out of log lines.
 
 - A supporter's private links carry a secret in their path: the letters' status link
-  (`/letters/<token>`) and the opt-in confirmation (`/confirm/<token>`). The access logs
+  (`/letters/<token>`), the opt-in confirmation (`/confirm/<token>`) and a monthly
+  donor's links (`/gifts/manage/<token>`, `/gifts/card/<token>`). The access logs
   of gunicorn (GunicornLogger, named by gunicorn.conf.py's `logger_class`) and of the
   development server (the `werkzeug` logger), and Flask's error log, record them as
   `/letters/<redacted>` and `/confirm/<redacted>`, in the request line, the Referer and
@@ -23,7 +24,8 @@ from gunicorn.glogging import Logger as _GunicornBaseLogger
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-PRIVATE_PATH = re.compile(r"/(letters|confirm)/[^/\s?#\"'<>]+")
+# A monthly donor's links (/gifts/manage/<token>, /gifts/card/<token>) act on their gift.
+PRIVATE_PATH = re.compile(r"/(letters|confirm|gifts/manage|gifts/card)/[^/\s?#\"'<>]+")
 
 
 def redact_private_paths(text: str) -> str:

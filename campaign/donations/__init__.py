@@ -12,3 +12,7 @@ def register(app: Flask) -> None:
     from campaign.donations.gateway import init_gateway
 
     init_gateway(app)
+    from campaign.donations.manage import bp as manage_bp
+
+    # A monthly donor's own pages, by the signed links in their emails.
+    app.register_blueprint(manage_bp)

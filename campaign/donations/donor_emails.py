@@ -25,4 +25,7 @@ def queue_donor_email(session: Session, kind: DonorEmailKind, dedupe_key: str, *
         monthly_gift_id=monthly_gift_id, supporter_id=supporter_id, year=year,
         status=DonorEmailStatus.PENDING.value, attempts=0, last_error="",
         created_at=utcnow()).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: an INSERT here reports a rowcount of -1 (SQLAlchemy 2.1
+    # with psycopg, measured), which made every call look like a duplicate. DO NOTHING
+    # returns no row.
+    return session.execute(statement.returning(DonorEmail.id)).first() is not None

@@ -25,6 +25,7 @@ from campaign.config import STRIPE_DEFAULT_API_BASE
 CardError = stripe.CardError
 StripeError = stripe.StripeError
 SignatureVerificationError = stripe.SignatureVerificationError
+InvalidRequestError = stripe.InvalidRequestError  # e.g. no such object (a mistyped id)
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 
@@ -204,6 +205,33 @@ class Gateway:
             params["proration_behavior"] = "none"  # the new amount starts next month
         return self.client.v1.subscriptions.update(
             subscription_id, params=params, options={"idempotency_key": idempotency_key})
+
+    # -- a monthly donor's new card, after a failed payment (campaign.donations.self_service)
+    def create_card_update_setup_intent(self, monthly_gift_id: int, customer_id: str,
+                                        attempt: str) -> Any:
+        """A SetupIntent saving a new card for the gift's customer; `attempt` tells one
+        card-update link from another, so reloading a page reuses its SetupIntent."""
+        return self.client.v1.setup_intents.create(
+            params={"customer": customer_id, "payment_method_types": ["card"],
+                    "usage": "off_session",
+                    "metadata": {"monthly_gift": str(monthly_gift_id)}},
+            options={"idempotency_key": f"monthly-gift-{monthly_gift_id}-card-{attempt}"})
+
+    def pay_open_invoices(self, subscription_id: str, idempotency_prefix: str) -> dict[str, str]:
+        """Charges the subscription's open (unpaid) invoices now, on the customer's default
+        card; returns each one's status after ('paid', or 'open' when the card failed on
+        the local server). Stripe itself raises CardError for a declined card."""
+        outcome = {}
+        invoices = self.client.v1.invoices.list(
+            params={"subscription": subscription_id, "limit": 10})
+        for invoice in invoices.data:
+            data = as_dict(invoice)
+            if data.get("status") != "open":
+                continue
+            result = self.client.v1.invoices.pay(
+                data["id"], options={"idempotency_key": f"{idempotency_prefix}-{data['id']}"})
+            outcome[data["id"]] = as_dict(result).get("status") or ""
+        return outcome
 
     # -- refunds -------------------------------------------------------------------------
     def refund(self, refund_id: int, payment_intent_id: str, amount: int) -> Any:

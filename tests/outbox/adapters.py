@@ -171,8 +171,64 @@ def _letters_alone(flask_app) -> None:
     _execute(flask_app, "UPDATE actions SET thank_you_status = 'sent'")
 
 
+class DonorEmails:
+    """Receipts of one-time donations, a donor each, made straight in the ledger's tables."""
+
+    waiting_state = "pending"
+    failed_state = "failed"
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        from campaign.common.types import utcnow
+        from campaign.donations.donor_emails import queue_donor_email
+        from campaign.donations.models import Donation, DonorEmailKind
+        from campaign.pages.services import load_page_view
+        from campaign.supporters.models import Supporter
+
+        slug = f.create_page()
+        with flask_app.app_context():
+            page_id = load_page_view(slug).id
+            for n in range(count):
+                supporter = Supporter(email=f"donor{n}@example.org", first_name="Min",
+                                      last_name="Seo")
+                db.session.add(supporter)
+                db.session.flush()
+                donation = Donation(
+                    stripe_payment_intent_id=f"pi_contract_{n}", action_page_id=page_id,
+                    supporter_id=supporter.id, frequency="one_time", amount=2500,
+                    fee_covered=0, currency="usd", charged_at=utcnow())
+                db.session.add(donation)
+                db.session.flush()
+                queue_donor_email(db.session, DonorEmailKind.RECEIPT,
+                                  f"receipt:{donation.id}", donation_id=donation.id,
+                                  supporter_id=supporter.id)
+            db.session.commit()
+
+    def claim(self, limit: int) -> list[int]:
+        from campaign.donations.mailer import claim_donor_emails
+
+        return claim_donor_emails(limit)
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE status = :state" if state else ""
+        return {stable_message_id(key, MAIL_FROM) for (key,) in query(
+            f"SELECT dedupe_key FROM donor_emails {where}", state=state)}
+
+    def keys_of(self, mail) -> list[str]:
+        return [mail.message["Message-ID"]]
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT status FROM donor_emails ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        _execute(flask_app, "UPDATE donor_emails SET next_attempt_at = now()")
+
+    def check_failure(self, query) -> None:
+        [(attempts, error)] = query("SELECT attempts, last_error FROM donor_emails")
+        assert attempts == 1 and error.startswith("550")
+
+
 ADAPTERS = {"supporters.send_thank_yous": ThankYous(), "letters.deliver": Letters(),
-            "letters.send_digests": Digests()}
+            "letters.send_digests": Digests(), "donations.send_donor_emails": DonorEmails()}
 # Digests go out when beat runs them, not when a row is written: the crash test asks for
 # their runs as beat would.
 BEAT_DRIVEN = {"letters.send_digests"}
