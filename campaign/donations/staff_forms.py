@@ -4,7 +4,14 @@ a refund."""
 from __future__ import annotations
 
 from wtforms import DateField, HiddenField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from campaign.common.input import MAX_ID, CheckedForm
 from campaign.donations.models import DonationStatus, Frequency, MonthlyGiftStatus
@@ -59,7 +66,7 @@ class DonationFilterForm(QueryForm):
 
     def validate_date_to(self, field) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValueError("The end of the range is before its start.")
+            raise ValidationError("The end of the range is before its start.")
 
 
 class MonthlyFilterForm(QueryForm):

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 
 from campaign.donations.models import Donation, GiftAttempt, MonthlyGift
 from campaign.extensions import db
-from tests.staff.conftest import PASSWORD, create_staff, page_token  # noqa: F401 - a fixture
+from tests.staff.conftest import PASSWORD, page_token
+from tests.staff.conftest import create_staff as create_staff  # a fixture, re-exported
 
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
