@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.donations.staff_helpers
+# ruff: noqa: F401, F811 - pytest fixtures imported from tests.donations.staff_helpers
 """The donations list: filters, totals per currency and the CSV, checked against SQL over
 a few thousand ledger rows; the CSV cannot smuggle a formula into a spreadsheet; bad
 filters get a message; the monthly gifts by state; refused attempts counted."""

@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests.donations.staff_helpers
+# ruff: noqa: F401, F811 - pytest fixtures imported from tests.donations.staff_helpers
 """Refunds from the donation's staff page: admins only, through the gateway to the local
 Stripe server, checked against what is left (the local server would take an over-refund),
 once however often the form is sent, and recorded in the activity record."""
