@@ -19,6 +19,7 @@ from campaign.donations.staff_reports import DISPUTED
 from campaign.pages.forms import strip
 from campaign.staff.shell import optional_int
 
+INCOMPLETE_FORM = "The form is incomplete: reload the page and try again."
 MAX_PAGE_NUMBER = 1_000_000  # far past any list, well inside OFFSET's range
 
 FREQUENCY_CHOICES = [SelectChoice("", "One-time and monthly"),
@@ -83,8 +84,7 @@ class RefundForm(CheckedForm):
                          validators=[Length(max=200)])
     # How many refunds the donation had when the page was shown: a second submit of the
     # same form (a double click, a resent POST) finds one more and refunds nothing.
-    refunds_seen = HiddenField(validators=[InputRequired("The form is incomplete: reload "
-                                                         "the page and try again.")])
+    refunds_seen = HiddenField(validators=[InputRequired(INCOMPLETE_FORM)])
 
     def seen(self) -> int | None:
         try:

@@ -19,7 +19,12 @@ from campaign.auth.access import admin_required
 from campaign.auth.audit import record_staff_event
 from campaign.donations import refunds, staff_reports
 from campaign.donations.money import AmountError, format_money, plain, to_minor
-from campaign.donations.staff_forms import DonationFilterForm, MonthlyFilterForm, RefundForm
+from campaign.donations.staff_forms import (
+    INCOMPLETE_FORM,
+    DonationFilterForm,
+    MonthlyFilterForm,
+    RefundForm,
+)
 from campaign.extensions import db
 from campaign.staff.shell import staff_blueprint
 
@@ -104,7 +109,10 @@ def refund(donation_id: int):
     """Checks and records the refund (one commit), asks Stripe with no lock held, then
     records Stripe's answer and the charge's refunded figure (a second commit)."""
     form = RefundForm()
-    if not form.validate_on_submit() or form.seen() is None:
+    if not form.validate_on_submit():
+        return _render_detail(donation_id, form, 400)
+    if form.seen() is None:
+        form.refunds_seen.errors = [INCOMPLETE_FORM]
         return _render_detail(donation_id, form, 400)
     donation = refunds.lock_donation(donation_id)
     if donation is None:

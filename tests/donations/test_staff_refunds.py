@@ -6,9 +6,13 @@ once however often the form is sent, and recorded in the activity record."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
+from campaign.extensions import db
 from tests.donations.staff_helpers import (  # noqa: F401 - fixtures
     admin,
     charge_refunded,
@@ -18,6 +22,7 @@ from tests.donations.staff_helpers import (  # noqa: F401 - fixtures
     make_donation,
     real_charge,
 )
+from tests.helpers import wait_until
 from tests.staff.conftest import page_text, page_token
 
 FORM_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -118,6 +123,47 @@ def test_the_same_form_sent_twice_refunds_once(admin, charged, local_stripe, que
     assert charge_refunded(local_stripe, charged["charge"]) == 1000
     assert ledger(query, charged["id"]) == (1000, "partially_refunded")
     assert query("SELECT amount, status FROM donation_refunds") == [(1000, "succeeded")]
+
+
+def test_two_copies_sent_at_the_same_moment_refund_once(app, admin, charged, local_stripe,
+                                                       query):
+    """Both requests wait on the donation's row lock, held here, and then race for it."""
+    form = refund_form(admin, charged["id"])
+    answers: list[int] = []
+
+    def send() -> None:
+        answers.append(post_refund(admin, charged["id"], "10", form=form).status_code)
+
+    with app.app_context():
+        # A connection of its own: the app's pool is the requests'.
+        holder = create_engine(db.engine.url, poolclass=NullPool).connect()
+        held = holder.begin()
+        holder.execute(text("SELECT id FROM donations WHERE id = :i FOR UPDATE"),
+                       {"i": charged["id"]})
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_until(lambda: holder.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar() == 2,
+                message="both refunds waiting for the donation")
+        finally:
+            held.rollback()
+            holder.close()
+        for thread in threads:
+            thread.join(30)
+    assert sorted(answers) == [303, 409]
+    assert charge_refunded(local_stripe, charged["charge"]) == 1000
+    assert query("SELECT amount, status FROM donation_refunds") == [(1000, "succeeded")]
+
+
+def test_a_form_whose_hidden_count_was_tampered_with_is_refused(admin, charged, query):
+    form = {**refund_form(admin, charged["id"]), "refunds_seen": "many"}
+    response = post_refund(admin, charged["id"], "10", form=form)
+    assert response.status_code == 400
+    assert "The form is incomplete: reload the page and try again." in page_text(response)
+    assert query("SELECT count(*) FROM donation_refunds") == [(0,)]
 
 
 def test_an_editor_sees_the_donation_but_cannot_refund(editor, charged, local_stripe, query):
