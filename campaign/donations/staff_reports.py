@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import Select, func, select
 
 from campaign.common.spreadsheet import spreadsheet_safe
+from campaign.common.sql import utc_day
 from campaign.donations.models import (
     Donation,
     DonationRefund,
@@ -23,7 +24,6 @@ from campaign.donations.models import (
 from campaign.donations.money import plain
 from campaign.extensions import db
 from campaign.pages.models import ActionPage, PageKind
-from campaign.staff.reports import utc_day
 from campaign.supporters.models import Supporter
 
 ROWS_PER_PAGE = 50
