@@ -91,6 +91,7 @@ def _render_detail(donation_id: int, form: RefundForm | None = None, status: int
     else:
         # A form sent back with an error offers the figures as they are now.
         form.refunds_seen.data = str(len(refund_rows))
+    form.amount.label.text = f"Amount to refund, in {donation.currency.upper()}"
     return render_template("donations/staff/detail.html", donation=donation, page=page,
                            supporter=supporter, refunds=refund_rows, form=form, error=error,
                            refundable=refunds.refundable(donation)), status

@@ -144,9 +144,11 @@ def test_two_copies_sent_at_the_same_moment_refund_once(app, admin, charged, loc
         for thread in threads:
             thread.start()
         try:
-            wait_until(lambda: holder.execute(text(
+            # Asked in a new transaction each time: PostgreSQL keeps one snapshot of
+            # pg_stat_activity for a whole transaction, such as the holder's.
+            wait_until(lambda: query(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()")).scalar() == 2,
+                "AND datname = current_database()") == [(2,)],
                 message="both refunds waiting for the donation")
         finally:
             held.rollback()
