@@ -3,7 +3,8 @@
 The ledger is a financial record: donations and monthly gifts keep their amounts, Stripe
 ids and the link to the (now empty) supporter row. What names a person goes: the gift
 attempts' email, names, tribute name and the honouree's email, their errors (a card error
-may quote a name) and the visitor hash; donor emails not yet sent become 'skipped'.
+may quote a name) and the visitor hash, and the reasons staff gave for refunds; donor
+emails not yet sent become 'skipped'.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import func, or_, select, update
 
 from campaign.donations.models import (
     Donation,
+    DonationRefund,
     DonorEmail,
     DonorEmailStatus,
     GiftAttempt,
@@ -63,6 +65,12 @@ def erase_gifts_of(supporter: Supporter) -> str | None:
             email.status = DonorEmailStatus.SKIPPED.value
             email.next_attempt_at = None
             skipped += 1
+    # A refund's reason is typed by staff and may name the donor.
+    db.session.execute(
+        update(DonationRefund)
+        .where(DonationRefund.donation_id.in_(
+            select(Donation.id).where(Donation.supporter_id == supporter.id)))
+        .values(reason="").execution_options(synchronize_session=False))
     attempt_ids = _attempt_ids(supporter)
     if attempt_ids:
         db.session.execute(

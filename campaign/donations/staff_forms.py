@@ -80,7 +80,7 @@ class RefundForm(CheckedForm):
 
     amount = StringField("Amount to refund", filters=[strip], validators=[
         DataRequired("Enter the amount to refund."), Length(max=20)])
-    reason = StringField("Reason (for the activity record)", filters=[strip],
+    reason = StringField("Reason, for your colleagues (no names or emails)", filters=[strip],
                          validators=[Length(max=200)])
     # How many refunds the donation had when the page was shown: a second submit of the
     # same form (a double click, a resent POST) finds one more and refunds nothing.

@@ -131,8 +131,10 @@ def refund(donation_id: int):
         status = 409 if isinstance(exc, refunds.RefundStale) else 400
         return _render_detail(donation_id, form, status, str(exc))
     money = format_money(amount, donation.currency)
+    # The reason stays on the refund's row, which erasing the donor empties: staff type
+    # it freely, and it may name the donor.
     record_staff_event("donation.refund_requested", f"donation {donation_id}",
-                       f"refund {refund_row.id}: {money}; {form.reason.data or ''}")
+                       f"refund {refund_row.id}: {money}")
     db.session.commit()
 
     outcome = refunds.send_refund(refund_row.id, donation.stripe_payment_intent_id, amount)

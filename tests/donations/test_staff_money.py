@@ -176,6 +176,10 @@ def donor_with_gifts(app, donor, donation_page, make_attempt, make_donation,
             " now())"),
             {"y": f"statement:{donor}:2025", "r": f"receipt:{donation}",
              "t": f"tribute:{once}", "g": "dunning:in_1:1", "d": donation, "m": gift, "s": donor})
+        db.session.execute(text(
+            "INSERT INTO donation_refunds (donation_id, amount, reason, status, error, "
+            "created_at) VALUES (:d, 1000, 'Min-ji Kwon asked by phone', 'succeeded', '', "
+            "now())"), {"d": donation})
         db.session.commit()
     assert gift_tables_holding(app, NEEDLES)
     return {"attempts": [once, monthly, failed], "stranger": stranger,
