@@ -72,6 +72,8 @@ class DonationFilterForm(QueryForm):
 
 class MonthlyFilterForm(QueryForm):
     state = SelectField("State", choices=STATE_CHOICES, default="")
+    # One gift, as linked from a donor's page or a donation.
+    gift = IntegerField("Monthly gift", validators=[Optional(), NumberRange(1, MAX_ID)])
 
 
 class RefundForm(CheckedForm):

@@ -175,8 +175,10 @@ class MonthlyRow:
     charges: int  # successful monthly charges in the ledger
 
 
-def monthly_rows(state: str | None, page_number: int) -> tuple[list[MonthlyRow], int]:
-    """Monthly gifts in `state` (None: all), newest first, one page of them."""
+def monthly_rows(state: str | None, page_number: int,
+                 gift_id: int | None = None) -> tuple[list[MonthlyRow], int]:
+    """Monthly gifts in `state` (None: all; `gift_id`: that one), newest first, one page
+    of them."""
     counted = select(func.count(MonthlyGift.id))
     listed = (select(MonthlyGift, ActionPage, Supporter)
               .outerjoin(ActionPage, MonthlyGift.action_page_id == ActionPage.id)
@@ -184,6 +186,9 @@ def monthly_rows(state: str | None, page_number: int) -> tuple[list[MonthlyRow],
     if state:
         counted = counted.where(MonthlyGift.status == state)
         listed = listed.where(MonthlyGift.status == state)
+    if gift_id is not None:
+        counted = counted.where(MonthlyGift.id == gift_id)
+        listed = listed.where(MonthlyGift.id == gift_id)
     rows = db.session.execute(
         listed.order_by(MonthlyGift.created_at.desc(), MonthlyGift.id.desc())
         .limit(ROWS_PER_PAGE).offset((max(page_number, 1) - 1) * ROWS_PER_PAGE)).all()

@@ -28,6 +28,8 @@ from campaign.donations.staff_forms import (
 from campaign.extensions import db
 from campaign.staff.shell import staff_blueprint
 
+FILTER_FIELDS = ("page", "date_from", "date_to", "frequency", "status")
+
 bp = staff_blueprint("donations_staff", __name__,
                      nav=[("Donations", ".donations"), ("Monthly gifts", ".monthly_gifts")])
 
@@ -56,7 +58,9 @@ def donations():
     page_number = form.p.data or 1
     rows, total = staff_reports.donation_rows(query, page_number)
     pages = max(1, -(-total // staff_reports.ROWS_PER_PAGE))
-    csv_args = {key: value for key, value in request.args.items() if key != "p" and value}
+    # The filter's own fields only: url_for takes keys such as _external and _scheme as
+    # orders, and the query string is the visitor's to write.
+    csv_args = {name: request.args[name] for name in FILTER_FIELDS if request.args.get(name)}
     return render_template(
         "donations/staff/list.html", form=form, rows=rows, total=total,
         totals=staff_reports.currency_totals(query), page_number=page_number, pages=pages,
@@ -157,8 +161,8 @@ def refund(donation_id: int):
 def monthly_gifts():
     form = MonthlyFilterForm(formdata=request.args)
     valid = form.validate()
-    rows, total = (staff_reports.monthly_rows(form.state.data or None, form.p.data or 1)
-                   if valid else ([], 0))
+    rows, total = (staff_reports.monthly_rows(form.state.data or None, form.p.data or 1,
+                                              form.gift.data) if valid else ([], 0))
     pages = max(1, -(-total // staff_reports.ROWS_PER_PAGE))
     return render_template("donations/staff/monthly.html", form=form, rows=rows,
                            total=total, page_number=form.p.data or 1 if valid else 1,

@@ -254,6 +254,10 @@ def test_monthly_gifts_show_their_state_and_filter_by_it(
     assert "2026-11-02: 3 failed payments" in page_text(only_ended)
     refused = admin.get("/staff/monthly-gifts", query_string={"state": "paused"})
     assert refused.status_code == 400 and "Not a valid choice." in page_text(refused)
+    for gift in ("abc", "0", str(2**40)):
+        refused = admin.get("/staff/monthly-gifts", query_string={"gift": gift})
+        assert refused.status_code == 400
+        assert "The monthly gift's number:" in page_text(refused)
 
 
 def test_staff_navigation_links_to_the_money_pages(editor):
@@ -271,3 +275,11 @@ def test_days_are_utc_days(admin, pages, make_donation, query):
                                                         "date_to": str(date(2026, 10, 10))})
     ids = re.findall(r'<tr id="donation-(\d+)">', shown.get_data(as_text=True))
     assert ids == [str(early)] and str(late) not in ids
+
+
+def test_the_query_string_cannot_steer_the_links_it_keeps(admin, pages):
+    html = admin.get("/staff/donations", query_string={
+        "_external": "1", "_scheme": "javascript", "_anchor": "x", "status": "refunded"}
+    ).get_data(as_text=True)
+    link = re.search(r'<a id="donations-csv" href="([^"]+)"', html).group(1)
+    assert link == "/staff/donations.csv?status=refunded"

@@ -109,6 +109,11 @@ def test_the_supporter_page_lists_their_gifts_with_links(
     assert f'href="/staff/donations/{once}"' in html
     assert table_rows(html, "supporter-monthly-gifts")[0][1:4] == ["Legal fund", "$15",
                                                                     "active"]
+    assert f'href="/staff/monthly-gifts?gift={gift}"' in html
+    one = editor.get(f"/staff/monthly-gifts?gift={gift}").get_data(as_text=True)
+    assert re.findall(r'<tr id="monthly-(\d+)">', one) == [str(gift)]
+    assert f'href="/staff/monthly-gifts?gift={gift}"' in editor.get(
+        f"/staff/donations/{monthly}").get_data(as_text=True)
     assert "Given in all, net of refunds: ₩40,000, $15." in page_text(editor.get(
         f"/staff/supporters/{donor}"))
     # The donation's page links back to the donor.

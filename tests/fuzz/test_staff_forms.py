@@ -228,5 +228,5 @@ def test_the_money_lists_and_addresses(staff_client, a_donation, check, page, da
     for path in ("/staff/donations", "/staff/donations.csv"):
         check(staff_client.get, path, query_string=args)
     check(staff_client.get, "/staff/monthly-gifts",
-          query_string={"state": status or "", "p": p or ""})
+          query_string={"state": status or "", "p": p or "", "gift": page or ""})
     check(staff_client.get, f"/staff/donations/{quote(donation, safe='')}")
