@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import ColumnElement, TextClause, literal_column
+from sqlalchemy import ColumnElement, Date, TextClause, cast, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -100,3 +100,12 @@ def committing_each(statement: TextClause, portable: Callable[[int], None]
     sql = driver_sql(statement)
     with autocommit_driver_connection() as connection:
         yield lambda row_id: connection.execute(sql, {"id": row_id, "now": utcnow()})
+
+
+def utc_day(column):
+    """The UTC calendar day of a timestamp column, as SQL on either backend (reports by
+    day: signatures, money)."""
+    if db.engine.dialect.name == "postgresql":
+        # date(timestamptz) would take the session's time zone, which is the server's.
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)  # SQLite stores UTC text

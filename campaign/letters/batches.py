@@ -7,6 +7,7 @@ import io
 
 from flask import render_template
 
+from campaign.common.spreadsheet import spreadsheet_safe
 from campaign.extensions import db
 from campaign.letters.models import FallbackBatch
 
@@ -19,12 +20,6 @@ def get_batch(batch_id: int) -> FallbackBatch | None:
     return db.session.get(FallbackBatch, batch_id)
 
 
-def _spreadsheet_safe(value: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheet programs; supporters
-    # write these letters, so neutralise it.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def batch_csv(batch: FallbackBatch) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -32,7 +27,7 @@ def batch_csv(batch: FallbackBatch) -> str:
     target = batch.target
     for letter in batch.letters:
         supporter = letter.action.supporter
-        writer.writerow([_spreadsheet_safe(str(value)) for value in (
+        writer.writerow([spreadsheet_safe(value) for value in (
             letter.id, letter.created_at.isoformat(), target.name, target.title,
             target.address or "", supporter.full_name, supporter.email, supporter.town,
             supporter.postal_code, letter.subject, letter.body)])

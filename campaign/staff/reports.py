@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import func, select
 
+from campaign.common.sql import utc_day
 from campaign.extensions import db
 from campaign.pages.models import ActionPage, PageViewCount
 from campaign.supporters.models import Action, Consent, SignatureAttributionCount
@@ -59,14 +60,6 @@ class PageReport:
     @property
     def opt_in_share(self) -> float | None:
         return self.opt_ins / self.signatures if self.signatures else None
-
-
-def utc_day(column):
-    """The UTC calendar day of a timestamp column, as SQL on either backend."""
-    if db.engine.dialect.name == "postgresql":
-        # date(timestamptz) would take the session's time zone, which is the server's.
-        return cast(func.timezone("UTC", column), Date)
-    return func.date(column)  # SQLite stores UTC text
 
 
 def _as_date(value: object) -> date:

@@ -9,10 +9,11 @@ shell and overview may look into the domains, the domains only into this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from flask.blueprints import BlueprintSetupState
 
 from campaign.extensions import csrf
@@ -79,3 +80,33 @@ def optional_int(value: object) -> int | None:
     if value is None or value == "" or value == "None":
         return None
     return int(value)
+
+
+# Sections a domain adds to staff pages that staff/ owns (a page's report, a supporter's
+# page), so staff/ never imports the domain: the domain registers a partial template and a
+# loader from its register(app); the page renders each section the loader returns.
+PAGE_REPORT_SECTIONS = "staff_page_report_sections"
+SUPPORTER_SECTIONS = "staff_supporter_sections"
+
+
+@dataclass(frozen=True)
+class Section:
+    template: str
+    load: Callable[[Any], dict[str, Any] | None]  # None: nothing to show for this one
+
+
+def add_section(app: Flask, where: str, template: str,
+                load: Callable[[Any], dict[str, Any] | None]) -> None:
+    """`where` is PAGE_REPORT_SECTIONS (load gets the ActionPage) or SUPPORTER_SECTIONS
+    (load gets the Supporter)."""
+    app.extensions.setdefault(where, []).append(Section(template, load))
+
+
+def sections(where: str, subject: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(template, context) of each registered section with something to show."""
+    shown = []
+    for section in current_app.extensions.get(where, []):
+        context = section.load(subject)
+        if context is not None:
+            shown.append((section.template, context))
+    return shown

@@ -13,8 +13,13 @@ from campaign.extensions import db
 from campaign.letters.erasure import erase_letters_of
 from campaign.staff import services
 from campaign.staff.forms import EraseSupporterForm
-from campaign.staff.shell import no_store
-from campaign.supporters.erasure import ErasureRefused, erase_supporter_record, lock_supporter
+from campaign.staff.shell import SUPPORTER_SECTIONS, no_store, sections
+from campaign.supporters.erasure import (
+    ErasureRefused,
+    erase_registered_parts,
+    erase_supporter_record,
+    lock_supporter,
+)
 
 bp = Blueprint("staff_supporters", __name__, url_prefix="/staff/supporters")
 bp.after_request(no_store)
@@ -38,8 +43,8 @@ def _render_detail(supporter_id: int, form: EraseSupporterForm, status: int = 20
     detail = services.supporter_detail(supporter_id)
     if detail is None:
         abort(404)
-    return render_template("staff/supporter.html", detail=detail, form=form,
-                           error=error), status
+    return render_template("staff/supporter.html", detail=detail, form=form, error=error,
+                           sections=sections(SUPPORTER_SECTIONS, detail.supporter)), status
 
 
 @bp.get("/<int:supporter_id>")
@@ -68,12 +73,13 @@ def erase(supporter_id: int):
                               "That is not this supporter's email: nothing was erased.")
     try:
         withdrawn = erase_letters_of(supporter.id)
+        notes = erase_registered_parts(supporter)  # before the email it finds rows by goes
         erase_supporter_record(supporter)
     except ErasureRefused as exc:
         db.session.rollback()
         return _render_detail(supporter_id, form, 409, str(exc))
     record_staff_event("supporter.erased", f"supporter {supporter_id}",
-                       f"{withdrawn} undelivered letters withdrawn")
+                       "; ".join([f"{withdrawn} undelivered letters withdrawn", *notes]))
     db.session.commit()
     flash("The supporter's personal data is erased"
           + (f", and {withdrawn} undelivered letters withdrawn." if withdrawn else "."), "ok")

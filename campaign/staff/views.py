@@ -148,7 +148,8 @@ def preview_page(slug: str):
 def page_report(slug: str):
     page = _page_or_404(slug)
     return render_template("staff/page_report.html", page=page,
-                           report=reports.page_report(page))
+                           report=reports.page_report(page),
+                           sections=shell.sections(shell.PAGE_REPORT_SECTIONS, page))
 
 
 @bp.get("/pages/<slug>/report.csv")

@@ -7,11 +7,15 @@ from (source, UTM fields and referring site, when stored per person), their cons
 any thank-you not yet sent, and the thank-you's last error (a mail server's refusal
 quotes the address it refused).
 Letters are the letters domain's part (campaign.letters.erasure); the caller runs both
-in one transaction.
+in one transaction. Other domains register their part with `add_eraser` (giving, whose
+ledger keeps the amounts but not the donor's details), run in the same transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from flask import Flask, current_app
 from sqlalchemy import delete, select, update
 
 from campaign.common.types import utcnow
@@ -19,6 +23,7 @@ from campaign.extensions import db
 from campaign.supporters.models import Action, Consent, Supporter, ThankYouStatus
 
 ERASED_EMAIL_DOMAIN = "erased.invalid"  # .invalid never resolves: nothing can be sent
+ERASERS_EXTENSION = "supporter_erasers"
 
 
 class ErasureRefused(RuntimeError):
@@ -62,3 +67,17 @@ def erase_supporter_record(supporter: Supporter) -> None:
     supporter.postal_code = supporter.town = supporter.country = ""
     supporter.erased_at = utcnow()
     db.session.flush()
+
+
+def add_eraser(app: Flask, erase: Callable[[Supporter], str | None]) -> None:
+    """Registers a domain's part of an erasure: `erase(supporter)` runs with the supporter
+    locked and their email still in place (it finds rows by it), before their own record is
+    emptied; it flushes, may raise ErasureRefused, and returns a few words for the activity
+    record (no personal data) or None."""
+    app.extensions.setdefault(ERASERS_EXTENSION, []).append(erase)
+
+
+def erase_registered_parts(supporter: Supporter) -> list[str]:
+    """Runs every registered part (add_eraser); their notes for the activity record."""
+    notes = [erase(supporter) for erase in current_app.extensions.get(ERASERS_EXTENSION, [])]
+    return [note for note in notes if note]

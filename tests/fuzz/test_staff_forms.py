@@ -1,6 +1,7 @@
 """Fuzzing the staff forms and their URL parameters: sign-in, search, the page editor,
-letter settings, target-list uploads, batches, erasure, the account password and the
-reports. Forms carry a valid CSRF token, so it is the fields that are tested."""
+letter settings, target-list uploads, batches, erasure, the account password, the
+reports, the money lists and a refund. Forms carry a valid CSRF token, so it is the
+fields that are tested."""
 
 from __future__ import annotations
 
@@ -177,3 +178,55 @@ def test_account_password(staff_client, check, current, new, again):
 def test_staff_page_addresses(staff_client, own_page, check, slug, page):
     check(staff_client.get, f"/staff/pages/{quote(slug, safe='')}/{page}")
     check(staff_client.get, f"/staff/pages/{own_page}/{page}")
+
+
+@pytest.fixture
+def a_donation(app) -> int:
+    """A ledger row whose PaymentIntent the Stripe server does not know: a refund that
+    passes every check is refused by Stripe (a failed refund row), and no money moves."""
+    from campaign.donations.models import Donation
+    from campaign.extensions import db
+    from tests.donations.staff_helpers import NOON
+
+    with app.app_context():
+        donation = Donation(stripe_payment_intent_id="pi_fuzz_unknown", frequency="one_time",
+                            amount=5000, currency="usd", charged_at=NOON)
+        db.session.add(donation)
+        db.session.commit()
+        return donation.id
+
+
+REFUND_FORM = {"amount": "10", "reason": "Asked by phone", "refunds_seen": "0"}
+
+
+@pytest.mark.parametrize("name", [*REFUND_FORM, None])
+def test_a_refund(staff_client, a_donation, check, name):
+    url = f"/staff/donations/{a_donation}"
+    token = page_token(staff_client, url)
+    budget, forms = fuzzed(REFUND_FORM, name)
+
+    @budget
+    @given(fields=forms)
+    def refund(fields):
+        response = check(staff_client.post, f"{url}/refund",
+                         data={"csrf_token": token, **fields})
+        assert response.status_code in (303, 400, 409, 413)
+
+    refund()
+
+
+@FUZZ
+@given(page=st.one_of(st.none(), ids), date_from=st.one_of(st.none(), any_text),
+       date_to=st.one_of(st.none(), any_text), frequency=st.one_of(st.none(), any_text),
+       status=st.one_of(st.none(), any_text), p=st.one_of(st.none(), ids),
+       donation=any_text)
+def test_the_money_lists_and_addresses(staff_client, a_donation, check, page, date_from,
+                                       date_to, frequency, status, p, donation):
+    args = {key: value for key, value in {
+        "page": page, "date_from": date_from, "date_to": date_to, "frequency": frequency,
+        "status": status, "p": p}.items() if value is not None}
+    for path in ("/staff/donations", "/staff/donations.csv"):
+        check(staff_client.get, path, query_string=args)
+    check(staff_client.get, "/staff/monthly-gifts",
+          query_string={"state": status or "", "p": p or "", "gift": page or ""})
+    check(staff_client.get, f"/staff/donations/{quote(donation, safe='')}")

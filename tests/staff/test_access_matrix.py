@@ -25,7 +25,7 @@ from tests.staff.test_batches import batch_id_of, fallback_letters
 PUBLIC_STAFF_ENDPOINTS = {"auth.login", "auth.logout"}
 # Routes behind admin_required. Decorators leave no mark Flask can see, so a new
 # admin-only route is added here; an editor reaching one of these fails the test.
-ADMIN_ONLY_ENDPOINTS = {"staff.activity", "staff_supporters.erase"}
+ADMIN_ONLY_ENDPOINTS = {"staff.activity", "staff_supporters.erase", "donations_staff.refund"}
 # Signing out ends the role's session: it goes last.
 LAST_ENDPOINTS = ("auth.logout",)
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -107,10 +107,24 @@ def values(app, letter_page, write_letters, create_signature, query) -> dict[str
     a supporter."""
     slug, _ = fallback_letters(app, letter_page, write_letters)
     static = next(p for p in Path(app.static_folder).rglob("*") if p.is_file())
-    return {"slug": slug, "batch_id": batch_id_of(query),
+    return {"slug": slug, "batch_id": batch_id_of(query), "donation_id": a_donation(app),
             "supporter_id": query("SELECT id FROM supporters ORDER BY id LIMIT 1")[0][0],
             "token": "not-a-status-token",
             "filename": static.relative_to(app.static_folder).as_posix()}
+
+
+def a_donation(app: Flask) -> int:
+    """A ledger row, so a donation's staff page is visited with something to show."""
+    from campaign.donations.models import Donation
+    from campaign.extensions import db
+    from tests.donations.staff_helpers import NOON
+
+    with app.app_context():
+        donation = Donation(stripe_payment_intent_id="pi_access_matrix", frequency="one_time",
+                            amount=2500, currency="usd", charged_at=NOON)
+        db.session.add(donation)
+        db.session.commit()
+        return donation.id
 
 
 def signed_in(app: Flask, create_staff, email: str, is_admin: bool) -> FlaskClient:

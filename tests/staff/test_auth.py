@@ -36,6 +36,11 @@ STAFF_ROUTES = [
     ("POST", "/staff/supporters/1/erase"),
     ("GET", "/staff/account"),
     ("POST", "/staff/account"),
+    ("GET", "/staff/donations"),
+    ("GET", "/staff/donations.csv"),
+    ("GET", "/staff/donations/1"),
+    ("POST", "/staff/donations/1/refund"),
+    ("GET", "/staff/monthly-gifts"),
 ]
 
 
@@ -143,6 +148,7 @@ def test_the_signed_out_list_covers_every_staff_route(app):
               if method in ("GET", "POST")}
     tested = {(method, re.sub(r"any-page", "<slug>", re.sub(
                   r"/1(?=[./]|$)", "/<int:supporter_id>" if "supporters" in url
+                  else "/<int:donation_id>" if "donations" in url
                   else "/<int:batch_id>", url)))
               for method, url in STAFF_ROUTES}
     assert routes == tested

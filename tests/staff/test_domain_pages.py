@@ -1,4 +1,4 @@
-"""Letter settings, fallback batches and target lists are the letters' and targets' own
+"""Letter settings, fallback batches, target lists and the money pages are the domains' own
 staff pages: the same addresses as ever, served by the domains' blueprints, listed in the
 staff navigation by the domains themselves, and reaching into staff/ only through its
 shell."""
@@ -22,6 +22,11 @@ DOMAIN_PAGES = {
     "/staff/batches/<int:batch_id>/print": "campaign.letters.staff_views",
     "/staff/batches/<int:batch_id>/delivered": "campaign.letters.staff_views",
     "/staff/target-lists": "campaign.targets.staff_views",
+    "/staff/donations": "campaign.donations.staff_views",
+    "/staff/donations.csv": "campaign.donations.staff_views",
+    "/staff/donations/<int:donation_id>": "campaign.donations.staff_views",
+    "/staff/donations/<int:donation_id>/refund": "campaign.donations.staff_views",
+    "/staff/monthly-gifts": "campaign.donations.staff_views",
 }
 NAV = re.compile(r'<nav class="staff-nav".*?</nav>', re.S)
 LINK = re.compile(r'<a href="([^"]+)">([^<]+)</a>')
@@ -73,12 +78,14 @@ def test_the_staff_nav_links_the_domains_pages_in_order(staff_client):
     assert nav_links(staff_client.get("/staff/")) == [
         ("/staff/", "Pages"), ("/staff/supporters/", "Supporters"),
         ("/staff/target-lists", "Target lists"), ("/staff/batches", "Fallback batches"),
+        ("/staff/donations", "Donations"), ("/staff/monthly-gifts", "Monthly gifts"),
         ("/staff/activity", "Activity"), ("/staff/account", "Your account")]
 
 
 def test_the_domains_staff_pages_are_never_cached(staff_client, letter_page):
     slug, _ = letter_page()
-    for url in ("/staff/batches", "/staff/target-lists", f"/staff/pages/{slug}/letters"):
+    for url in ("/staff/batches", "/staff/target-lists", f"/staff/pages/{slug}/letters",
+                "/staff/donations", "/staff/donations.csv", "/staff/monthly-gifts"):
         response = staff_client.get(url)
         assert response.status_code == 200, url
         assert response.headers["Cache-Control"] == "no-store", url
