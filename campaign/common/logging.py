@@ -1,11 +1,12 @@
 """Keeping personal data out of log lines.
 
 - A supporter's private links carry a secret in their path: the letters' status link
-  (`/letters/<token>`) and the opt-in confirmation (`/confirm/<token>`). The access logs
+  (`/letters/<token>`), the opt-in confirmation (`/confirm/<token>`) and a gift's card
+  step (`/give/<token>...`). The access logs
   of gunicorn (GunicornLogger, named by gunicorn.conf.py's `logger_class`) and of the
   development server (the `werkzeug` logger), and Flask's error log, record them as
-  `/letters/<redacted>` and `/confirm/<redacted>`, in the request line, the Referer and
-  every other field.
+  `/letters/<redacted>`, `/confirm/<redacted>` and `/give/<redacted>`, in the request
+  line, the Referer and every other field.
 - PostgreSQL's error messages quote the failing row ("DETAIL: Failing row contains (...)":
   an email, a name, a letter's text) and psycopg puts that detail in the exception's
   message, which tracebacks log and failure reasons store. `keep_database_errors_terse`
@@ -23,7 +24,7 @@ from gunicorn.glogging import Logger as _GunicornBaseLogger
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-PRIVATE_PATH = re.compile(r"/(letters|confirm)/[^/\s?#\"'<>]+")
+PRIVATE_PATH = re.compile(r"/(letters|confirm|give)/[^/\s?#\"'<>]+")
 
 
 def redact_private_paths(text: str) -> str:

@@ -12,3 +12,21 @@ def register(app: Flask) -> None:
     from campaign.donations.gateway import init_gateway
 
     init_gateway(app)
+    from campaign.donations.kind import register as register_donation_kind
+
+    register_donation_kind(app)
+    from campaign.donations.settings_views import bp as giving_staff_bp
+    from campaign.donations.views import bp as donations_bp
+
+    app.register_blueprint(donations_bp)
+    app.register_blueprint(giving_staff_bp)
+    from campaign.donations.ask import register_gift_ask
+
+    register_gift_ask(app)
+    from campaign.donations import money
+    from campaign.donations.forms import offered_frequencies
+
+    app.add_template_filter(money.format_money, "money")
+    app.add_template_filter(money.plain, "plain_money")
+    app.add_template_global(money.fee_for, "fee_for")
+    app.add_template_global(offered_frequencies, "offered_frequencies")
