@@ -53,8 +53,9 @@ def spend_solution(payload: str | None) -> None:
     challenge = altcha.Payload.from_base64(payload).challenge
     expires_at = datetime.fromtimestamp(int(challenge.parameters.expires_at), timezone.utc)
     statement = upsert_insert(db.engine.dialect.name)(UsedChallenge).values(
-        signature=challenge.signature, expires_at=expires_at).on_conflict_do_nothing()
-    if db.session.execute(statement).rowcount == 0:
+        signature=challenge.signature, expires_at=expires_at).on_conflict_do_nothing(
+    ).returning(UsedChallenge.signature)
+    if db.session.execute(statement).first() is None:  # it was there already
         raise ChallengeRefused("This check was already used. Please reload the page and try "
                                "again.")
     db.session.execute(delete(UsedChallenge).where(UsedChallenge.expires_at < utcnow()))

@@ -19,7 +19,7 @@ def amount_step_context(page) -> dict | None:
     if settings is None:
         return None
     return {"giving": settings, "raised": raised_for_page(page.id),
-            "simulated": payments_simulated()}
+            "giving_on": giving_configured(), "simulated": payments_simulated()}
 
 
 def _fill_blank_form(form: GiftForm, context: dict) -> None:

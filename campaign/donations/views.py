@@ -321,9 +321,10 @@ def finish(token: str):
         attempts.mark_succeeded(attempt, intent)
         db.session.commit()
         return _private(jsonify(done=True, redirect=url_for(".thanks", token=token)))
-    if intent.get("status") == "requires_payment_method":
+    if intent.get("status") == "requires_payment_method" and intent.get("last_payment_error"):
         return _failure(attempt, _payment_error_message(intent))
-    return _json_error("The payment is still being confirmed. Please wait a moment.", 409)
+    return _json_error("The payment is not confirmed yet. Please enter your card and try "
+                       "again.", 409)
 
 
 def _finish_monthly(attempt: GiftAttempt, token: str):
