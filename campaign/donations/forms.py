@@ -22,7 +22,7 @@ class GiftForm(CheckedForm):
         csrf = False  # campaign.public_forms' token, checked by the view
 
     amount = StringField("Amount", filters=[strip])  # a suggested amount, or "other"
-    custom_amount = StringField("Other amount", filters=[strip],
+    custom_amount = StringField("Your amount", filters=[strip],
                                 validators=[Optional(), Length(max=20)])
     currency = StringField("Currency", filters=[strip])
     frequency = StringField("How often", filters=[strip])

@@ -85,3 +85,104 @@ def test_a_one_time_gift_with_a_card_that_works(js_page, live_server, slug, quer
     expect_thanks(js_page)
     assert query("SELECT amount, status FROM gift_attempts") == [(2500, "succeeded")]
 
+
+
+def test_a_monthly_gift_sets_up_the_card_then_subscribes(js_page, live_server, slug, query,
+                                                         local_stripe):
+    fill_amount_step(js_page, live_server, slug, monthly=True, amount="$10")
+    expect(js_page.locator("#gift-amount")).to_have_text("$10 a month")
+    fill_card(js_page, "4242424242424242")
+    give_button(js_page).click()
+    expect_thanks(js_page)
+    [(status, subscription_id, amount)] = query(
+        "SELECT status, stripe_subscription_id, amount FROM gift_attempts")
+    assert (status, amount) == ("succeeded", 1000)
+    subscription = stripe_client(local_stripe).v1.subscriptions.retrieve(subscription_id)
+    assert subscription.status == "active"
+    assert subscription.metadata.to_dict()["page"] == str(query(
+        "SELECT id FROM action_pages")[0][0])
+    assert subscription["items"].data[0].quantity == 1000  # 1 cent a month, 1000 times
+
+
+def test_3d_secure_completed_succeeds(js_page, live_server, slug, query):
+    fill_amount_step(js_page, live_server, slug)
+    fill_card(js_page, "4000002500003155")
+    give_button(js_page).click()
+    js_page.get_by_role("button", name="Complete authentication").click()
+    expect_thanks(js_page)
+    assert query("SELECT status FROM gift_attempts") == [("succeeded",)]
+
+
+def test_3d_secure_failed_says_so_and_the_donor_may_retry(js_page, live_server, slug, query):
+    fill_amount_step(js_page, live_server, slug)
+    fill_card(js_page, "4000002500003155")
+    give_button(js_page).click()
+    js_page.get_by_role("button", name="Fail authentication").click()
+    expect(js_page.locator("#card-error")).to_contain_text("3-D Secure", timeout=30_000)
+    assert query("SELECT status, failed_confirmations FROM gift_attempts") == [
+        ("processing", 1)]
+    # Another try with a card that works, on the same PaymentIntent.
+    fill_card(js_page, "4242424242424242")
+    give_button(js_page).click()
+    expect_thanks(js_page)
+    assert query("SELECT count(DISTINCT stripe_payment_intent_id), min(status) "
+                 "FROM gift_attempts") == [(1, "succeeded")]
+
+
+def test_a_declined_card_says_declined(js_page, live_server, slug, query):
+    fill_amount_step(js_page, live_server, slug)
+    fill_card(js_page, "4000000000000341")
+    give_button(js_page).click()
+    expect(js_page.locator("#card-error")).to_contain_text("declined", timeout=30_000)
+    expect(give_button(js_page)).to_be_enabled()
+    assert query("SELECT status, failed_confirmations FROM gift_attempts") == [
+        ("processing", 1)]
+
+
+def test_the_amount_step_works_without_javascript_and_loads_nothing_foreign(
+        no_script_page, slug, query):
+    page = no_script_page.page
+    page.goto(f"{no_script_page.origin}/a/{slug}")
+    expect(page.get_by_text("Payments on this site are simulated: no card is charged."
+                            )).to_be_visible()
+    page.get_by_label("Other amount", exact=True).check()
+    page.get_by_label("Your amount").fill("0.5")
+    page.get_by_label("First name").fill("Min-ji")
+    page.get_by_label("Last name").fill("Cho")
+    page.get_by_label("Email", exact=True).fill("min-ji@example.org")
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.get_by_text("The smallest gift we can take here is $1.")).to_be_visible()
+    page.get_by_label("Your amount").fill("40")
+    page.get_by_label("Monthly", exact=True).check()
+    page.get_by_label("Add 3").check()
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page).to_have_url(re.compile(r"/give/[A-Za-z0-9_-]+$"))
+    expect(page.locator("#gift-total")).to_have_text("$41.20")
+    assert no_script_page.foreign_requests() == []
+    assert query("SELECT amount, fee_amount, frequency FROM gift_attempts") == [
+        (4000, 120, "monthly")]
+
+
+def test_after_signing_the_thank_you_asks_for_a_gift(js_page, live_server, slug,
+                                                     create_page, query):
+    petition = create_page(title="Stop forced returns")
+    js_page.goto(f"{live_server}/a/{petition}")
+    js_page.get_by_label("First name").fill("Min-ji")
+    js_page.get_by_label("Last name").fill("Cho")
+    js_page.get_by_label("Email", exact=True).fill("min-ji@example.org")
+    js_page.get_by_role("button", name="Sign").click()
+    expect(js_page.get_by_role("heading", level=1)).to_have_text("Thank you for signing")
+    ask = js_page.locator("section.gift-ask")
+    expect(ask).to_contain_text("Fund the research")
+    ask.get_by_label("$50", exact=True).check()
+    ask.get_by_label("First name").fill("Min-ji")
+    ask.get_by_label("Last name").fill("Cho")
+    ask.get_by_label("Email", exact=True).fill("min-ji@example.org")
+    ask.get_by_role("button", name="Continue to payment").click()
+    expect(js_page).to_have_url(re.compile(r"/give/[A-Za-z0-9_-]+$"))
+    assert query("SELECT count(*) FROM actions") == [(1,)]  # the signature, once
+    fill_card(js_page, "4242424242424242")
+    give_button(js_page).click()
+    expect_thanks(js_page)
+    assert query("SELECT amount, source, status FROM gift_attempts") == [
+        (5000, "thank-you", "succeeded")]
