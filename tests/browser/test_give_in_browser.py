@@ -19,14 +19,11 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def js_page(browser: Browser, live_server: str, local_stripe) -> Iterator[Page]:
     """A tab with JavaScript on that may reach only the app and the local Stripe server;
-    every request it makes is kept in `page.requested`."""
+    no script error may happen on its pages."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.requested = []
-    page.console_lines = []
-    page.on("request", lambda request: page.requested.append(request.url))
-    page.on("console", lambda message: page.console_lines.append(message.text))
-    page.on("pageerror", lambda error: page.console_lines.append(f"pageerror: {error} {error.stack}"))
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
 
     def local_only(route):
         url = route.request.url
@@ -38,6 +35,7 @@ def js_page(browser: Browser, live_server: str, local_stripe) -> Iterator[Page]:
     context.route("**/*", local_only)
     yield page
     context.close()
+    assert errors == []
 
 
 @pytest.fixture
