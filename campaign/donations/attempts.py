@@ -83,8 +83,15 @@ def mark_succeeded(attempt: GiftAttempt, paid: Any) -> None:
     db.session.flush()
 
 
-def record_failed_confirmation(attempt: GiftAttempt, message: str) -> None:
-    """A declined card or failed 3-D Secure: counted against the visitor's cap."""
+def record_failed_confirmation(attempt: GiftAttempt, message: str, failure_id: str) -> bool:
+    """A declined card or failed 3-D Secure, counted against the visitor's cap once per
+    failure (`failure_id`: the failed card's PaymentMethod, which Stripe makes anew for
+    each card tried), however often the browser or a retry reports it. Flushes; the
+    caller commits. True when it was counted now."""
+    marker = f"[{failure_id}]"
+    if attempt.last_error.endswith(marker):
+        return False
     attempt.failed_confirmations += 1
-    attempt.last_error = message[:300]
+    attempt.last_error = message[:300 - len(marker) - 1] + " " + marker
     db.session.flush()
+    return True

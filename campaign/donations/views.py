@@ -25,6 +25,7 @@ from campaign.donations import attempts, defence, money
 from campaign.donations.challenge import ChallengeRefused, new_challenge, spend_solution
 from campaign.donations.forms import GiftForm
 from campaign.donations.gateway import (
+    CardError,
     StripeError,
     as_dict,
     gateway,
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("donations", __name__)
 
 DECLINED = "Your card was declined. Please try another card."
+TOO_MANY_FAILURES = ("Too many card payments failed from your connection in the last hour. "
+                     "Please try again later.")
 UNREACHABLE = ("We could not reach our payment processor. Nothing was charged; please try "
                "again in a minute.")
 
@@ -232,10 +235,8 @@ def start(token: str):
             attempt.status != AttemptStatus.PROCESSING.value:
         return _json_error("This gift can no longer be completed. Please start again from "
                            "the page.", 409)
-    if defence.failures_over_cap(attempt.visitor_key or defence.visitor_key()):
-        return _refuse(attempt, defence.FAILURES,
-                       "Too many card payments failed from your connection in the last "
-                       "hour. Please try again later.", 429)
+    if _over_failure_cap(attempt):
+        return _refuse(attempt, defence.FAILURES, TOO_MANY_FAILURES, 429)
     body = request.get_json(silent=True) or {}
     try:
         spend_solution(body.get("altcha") if isinstance(body, dict) else None)
@@ -252,15 +253,29 @@ def start(token: str):
             kind = "setup"
     except StripeError as error:
         return _stripe_unreachable(error)
+    if _over_failure_cap(attempt):  # a failure found on the PaymentIntent just now
+        return _refuse(attempt, defence.FAILURES, TOO_MANY_FAILURES, 429)
     attempts.mark_processing(attempt)
     db.session.commit()
     return _private(jsonify(kind=kind, client_secret=secret))
+
+
+def _over_failure_cap(attempt: GiftAttempt) -> bool:
+    """The cap counts per visitor: whoever opened the attempt, and whoever starts it."""
+    db.session.flush()
+    keys = {attempt.visitor_key, defence.visitor_key()} - {""}
+    return any(defence.failures_over_cap(key) for key in keys)
 
 
 def _payment_intent_secret(attempt: GiftAttempt, page_id: str) -> str:
     stripe = gateway()
     if attempt.stripe_payment_intent_id:
         intent = stripe.retrieve_payment_intent(attempt.stripe_payment_intent_id)
+        data = as_dict(intent)
+        if data.get("status") == "requires_payment_method" and data.get("last_payment_error"):
+            # A retry after a failure the browser never reported: counted all the same.
+            attempts.record_failed_confirmation(attempt, _payment_error_message(data),
+                                                _failure_id(data))
     else:
         page = attempt_page(attempt)
         intent = stripe.create_payment_intent(
@@ -284,10 +299,18 @@ def _setup_intent_secret(attempt: GiftAttempt) -> str:
     return intent["client_secret"]
 
 
-def _failure(attempt: GiftAttempt, message: str):
-    attempts.record_failed_confirmation(attempt, message)
+def _failure(attempt: GiftAttempt, message: str, failure_id: str):
+    attempts.record_failed_confirmation(attempt, message, failure_id)
     db.session.commit()
     return _json_error(message, 402)
+
+
+def _failure_id(intent: dict) -> str:
+    """Which failure Stripe reports: the failed card's PaymentMethod (new for each card
+    tried), else the intent itself."""
+    error = intent.get("last_payment_error") or intent.get("last_setup_error") or {}
+    return object_id(error.get("payment_method")) or object_id(
+        intent.get("payment_method")) or intent.get("id") or "unknown"
 
 
 def _payment_error_message(intent: dict) -> str:
@@ -322,7 +345,7 @@ def finish(token: str):
         db.session.commit()
         return _private(jsonify(done=True, redirect=url_for(".thanks", token=token)))
     if intent.get("status") == "requires_payment_method" and intent.get("last_payment_error"):
-        return _failure(attempt, _payment_error_message(intent))
+        return _failure(attempt, _payment_error_message(intent), _failure_id(intent))
     return _json_error("The payment is not confirmed yet. Please enter your card and try "
                        "again.", 409)
 
@@ -342,16 +365,17 @@ def _finish_monthly(attempt: GiftAttempt, token: str):
         db.session.commit()
         return _private(jsonify(done=True, redirect=url_for(".thanks", token=token)))
     if first.get("status") == "requires_payment_method":
-        return _decline_monthly(attempt, _payment_error_message(first))
+        return _decline_monthly(attempt, _payment_error_message(first), _failure_id(first))
     return _json_error("The payment is still being confirmed. Please wait a moment.", 409)
 
 
-def _decline_monthly(attempt: GiftAttempt, message: str):
+def _decline_monthly(attempt: GiftAttempt, message: str, failure_id: str):
     """The first month's payment failed: the subscription is cancelled, and the attempt
     with it (its Stripe objects' idempotency keys are spent); the donor starts again."""
-    gateway().cancel_subscription(attempt.stripe_subscription_id)
+    if attempt.stripe_subscription_id:
+        gateway().cancel_subscription(attempt.stripe_subscription_id)
     attempt.status = AttemptStatus.FAILED.value
-    attempts.record_failed_confirmation(attempt, message)
+    attempts.record_failed_confirmation(attempt, message, failure_id)
     db.session.commit()
     return _json_error(message + " Nothing was charged; please start again from the page.",
                        402)
@@ -376,9 +400,12 @@ def subscribe(token: str):
         setup = as_dict(stripe.retrieve_setup_intent(attempt.stripe_setup_intent_id))
         if setup.get("status") != "succeeded":
             error = setup.get("last_setup_error") or {}
+            if not error:
+                return _json_error("Your card is not saved yet. Please enter it and try "
+                                   "again.", 409)
             return _failure(attempt, "Your card could not be saved: "
-                            + (error.get("message") or "it was declined.")
-                            if error else DECLINED)
+                            + (error.get("message") or "it was declined."),
+                            _failure_id(setup))
         method_id = object_id(setup.get("payment_method"))
         if not attempt.stripe_subscription_id:
             stripe.make_default_card(attempt.stripe_customer_id, method_id)
@@ -401,7 +428,13 @@ def subscribe(token: str):
             attempts.mark_succeeded(attempt, subscription)
             db.session.commit()
             return _private(jsonify(done=True, redirect=url_for(".thanks", token=token)))
-        return _decline_monthly(attempt, _payment_error_message(first))
+        return _decline_monthly(attempt, _payment_error_message(first), _failure_id(first))
+    except CardError as error:
+        # Stripe refused the first month's charge outright instead of leaving the
+        # subscription incomplete.
+        db.session.rollback()
+        attempt = _attempt_or_404(token, lock=True)
+        return _decline_monthly(attempt, DECLINED, getattr(error, "code", None) or "card")
     except StripeError as error:
         return _stripe_unreachable(error)
 

@@ -184,3 +184,16 @@ def test_after_signing_the_thank_you_asks_for_a_gift(js_page, live_server, slug,
     expect_thanks(js_page)
     assert query("SELECT amount, source, status FROM gift_attempts") == [
         (5000, "thank-you", "succeeded")]
+
+
+def test_a_declined_monthly_gift_cancels_its_subscription(js_page, live_server, slug, query,
+                                                          local_stripe):
+    fill_amount_step(js_page, live_server, slug, monthly=True)
+    fill_card(js_page, "4000000000000341")
+    give_button(js_page).click()
+    expect(js_page.locator("#card-error")).to_contain_text("declined", timeout=30_000)
+    [(status, failed, subscription_id)] = query(
+        "SELECT status, failed_confirmations, stripe_subscription_id FROM gift_attempts")
+    assert (status, failed) == ("failed", 1)
+    subscription = stripe_client(local_stripe).v1.subscriptions.retrieve(subscription_id)
+    assert subscription.status == "canceled"

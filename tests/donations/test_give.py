@@ -267,3 +267,28 @@ def test_the_card_step_path_is_redacted_from_logs():
 
     assert redact_private_paths('"GET /give/abcDEF_123/thanks HTTP/1.1"') == \
         '"GET /give/<redacted>/thanks HTTP/1.1"'
+
+
+def test_a_failure_counts_once_and_even_when_the_browser_never_reports_it(
+        client, slug, query, local_stripe):
+    token, csrf = open_card_step(client, slug)
+    secret = start(client, token, csrf).get_json()["client_secret"]
+    pay_with_card(local_stripe, secret, "4000000000000341")
+    assert finish(client, token, csrf).status_code == 402
+    assert finish(client, token, csrf).status_code == 402  # reported twice, counted once
+    assert query("SELECT failed_confirmations FROM gift_attempts") == [(1,)]
+    # A second decline the browser keeps to itself: the next start finds it on Stripe.
+    pay_with_card(local_stripe, secret, "4000000000000341")
+    assert start(client, token, csrf).status_code == 200
+    assert query("SELECT failed_confirmations FROM gift_attempts") == [(2,)]
+    [(last_error,)] = query("SELECT last_error FROM gift_attempts")
+    assert last_error.startswith("Your card was declined.")
+
+
+def test_the_per_address_limit_covers_the_start_call(app, client, slug, query, monkeypatch):
+    token, csrf = open_card_step(client, slug)
+    monkeypatch.setitem(app.config, "GIFT_RATE_LIMIT", "2/minute")
+    assert start(client, token, csrf).status_code == 200
+    assert start(client, token, csrf).status_code == 200
+    assert start(client, token, csrf).status_code == 429
+    assert blocks(query) == {"rate": 1}

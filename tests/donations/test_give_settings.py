@@ -36,7 +36,7 @@ def stored(query):
                  "fee_cover_basis_points, tribute_enabled, goal_amount FROM donation_settings")
 
 
-def test_staff_save_giving_settings_in_major_units(staff_client, create_page, query):
+def test_staff_save_giving_settings_in_major_units(staff_client, create_page, query):  # noqa: F811
     slug = create_page(kind="donation", status="draft")
     editor = staff_client.get(f"/staff/pages/{slug}/edit").get_data(as_text=True)
     assert f'href="/staff/pages/{slug}/giving">Giving settings</a>' in editor
@@ -87,7 +87,7 @@ def test_staff_save_giving_settings_in_major_units(staff_client, create_page, qu
     ({"currency": "krw", "suggested": "10.50"}, "This currency has no smaller unit than 1."),
     ({"suggested": "10\x00"}, "Please use a single line"),
 ])
-def test_bad_settings_say_what_is_wrong_and_store_nothing(staff_client, create_page, query,
+def test_bad_settings_say_what_is_wrong_and_store_nothing(staff_client, create_page, query,  # noqa: F811
                                                           fields, message):
     slug = create_page(kind="donation", status="draft")
     response = post_settings(staff_client, slug, **fields)
@@ -96,14 +96,14 @@ def test_bad_settings_say_what_is_wrong_and_store_nothing(staff_client, create_p
     assert stored(query) == []
 
 
-def test_only_donation_pages_have_giving_settings(staff_client, create_page):
+def test_only_donation_pages_have_giving_settings(staff_client, create_page):  # noqa: F811
     petition = create_page()
     assert staff_client.get(f"/staff/pages/{petition}/giving").status_code == 404
     assert staff_client.get("/staff/pages/no-such-page/giving").status_code == 404
 
 
 def test_a_donation_page_goes_live_only_with_settings_and_giving_on(
-        app, staff_client, create_page, monkeypatch):
+        app, staff_client, create_page, monkeypatch):  # noqa: F811
     slug = create_page(kind="donation", status="draft")
     with app.app_context():
         from campaign.extensions import db
