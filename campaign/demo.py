@@ -135,8 +135,8 @@ PAGES = [
             "- putting that evidence in front of the officials who enforce the sanctions;\n"
             "- supporting the flow of outside news into the country, which most North "
             "Koreans already seek out every month.\n\n"
-            "We take no government money, so the work stays independent. A monthly gift "
-            "lets us plan a year of research ahead."
+            "Your gift keeps this work independent, and a monthly gift lets the research "
+            "be planned a year ahead."
         ),
         "closed_message": "Thank you: this appeal has closed.",
         "cards": [EXPORTS, FORCED_LABOUR, INFORMATION],

@@ -24,9 +24,10 @@ def register(app: Flask) -> None:
 
     register_gift_ask(app)
     from campaign.donations import money
-    from campaign.donations.forms import offered_frequencies
+    from campaign.donations.forms import offered_frequencies, percent_text
 
     app.add_template_filter(money.format_money, "money")
     app.add_template_filter(money.plain, "plain_money")
     app.add_template_global(money.fee_for, "fee_for")
     app.add_template_global(offered_frequencies, "offered_frequencies")
+    app.add_template_filter(percent_text, "percent")

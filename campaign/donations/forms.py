@@ -112,6 +112,12 @@ class GiftForm(CheckedForm):
         return kind, self.tribute_name.data, self.tribute_notify_email.data or ""
 
 
+def percent_text(basis_points: int) -> str:
+    """300 → '3', 250 → '2.5', 295 → '2.95': a share as people write it."""
+    whole, rest = divmod(basis_points, 100)
+    return str(whole) if not rest else f"{whole}.{rest:02d}".rstrip("0")
+
+
 def offered_frequencies(settings: DonationSettings) -> dict[str, str]:
     offered = {}
     if settings.offer_one_time:

@@ -38,6 +38,7 @@ from campaign.donations.models import AttemptStatus, Frequency, GiftAttempt
 from campaign.donations.page_settings import get_settings
 from campaign.donations.security import card_step_policy
 from campaign.extensions import csrf, db, limiter
+from campaign.pages import services
 from campaign.pages.forms import posted_tracking
 from campaign.pages.models import PageKind
 from campaign.pages.public import public_page, render_page
@@ -62,8 +63,8 @@ def _count_rate_block(_limit) -> None:
     page_id = None
     args = request.view_args or {}
     if "slug" in args:
-        page = public_page(args["slug"])
-        page_id = page.id
+        page = services.load_page_view(args["slug"])
+        page_id = page.id if page is not None else None
     elif "token" in args:
         attempt = attempts.attempt_for_token(args["token"])
         page_id = attempt.action_page_id if attempt else None

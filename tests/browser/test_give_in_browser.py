@@ -197,3 +197,7 @@ def test_a_declined_monthly_gift_cancels_its_subscription(js_page, live_server, 
     assert (status, failed) == ("failed", 1)
     subscription = stripe_client(local_stripe).v1.subscriptions.retrieve(subscription_id)
     assert subscription.status == "canceled"
+    # Back on the card step, the donor is sent to start again.
+    js_page.reload()
+    expect(js_page.get_by_role("alert")).to_contain_text("This gift could not be completed")
+    expect(give_button(js_page)).to_have_count(0)
