@@ -15,10 +15,12 @@ def register(app: Flask) -> None:
     from campaign.donations.kind import register as register_donation_kind
 
     register_donation_kind(app)
+    from campaign.donations.calls import bp as gift_calls_bp
     from campaign.donations.settings_views import bp as giving_staff_bp
     from campaign.donations.views import bp as donations_bp
 
     app.register_blueprint(donations_bp)
+    app.register_blueprint(gift_calls_bp)
     app.register_blueprint(giving_staff_bp)
     from campaign.donations.ask import register_gift_ask
 

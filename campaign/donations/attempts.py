@@ -69,12 +69,13 @@ def mark_processing(attempt: GiftAttempt) -> None:
 
 def mark_succeeded(attempt: GiftAttempt, paid: Any) -> None:
     """The one place a gift becomes successful: `paid` is the succeeded PaymentIntent
-    (one-time) or the active subscription (monthly), as Stripe returned it. Flushes;
-    the caller commits.
+    (one-time) or the active subscription (monthly), as a dict of what Stripe returned.
+    Flushes; the caller commits.
 
-    The ledger's rows (a Donation per charge, a MonthlyGift per subscription) are written
-    from here as well as from the webhook, so the thank-you page and the thermometer
-    don't wait for Stripe's event."""
+    Being the one place, it is where the ledger's rows (a Donation per charge, a
+    MonthlyGift per subscription) are written from the same object as the webhook
+    writes them from, so that the thank-you page and the thermometer need not wait for
+    Stripe's event."""
     if attempt.status == AttemptStatus.SUCCEEDED.value:
         return
     attempt.status = AttemptStatus.SUCCEEDED.value

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 
 from campaign.common.sql import upsert_insert
 from campaign.common.types import utcnow
+from campaign.donations import attempts
 from campaign.donations.models import GiftAttempt, GiftBlockCount
 from campaign.extensions import db
+from campaign.pages import services
 
 RATE = "rate"
 EMAIL_RATE = "email_rate"
@@ -60,3 +62,24 @@ def failures_over_cap(key: str) -> bool:
         select(func.coalesce(func.sum(GiftAttempt.failed_confirmations), 0)).where(
             GiftAttempt.visitor_key == key, GiftAttempt.created_at >= since))
     return failed >= current_app.config["GIFT_FAILED_CONFIRMATIONS_PER_HOUR"]
+
+
+def gift_rate_limit() -> str:
+    """The per-address limit of the amount step and of the start call."""
+    return current_app.config["GIFT_RATE_LIMIT"]
+
+
+def count_rate_block(_limit) -> None:
+    """on_breach of the per-address limits (GIFT_RATE_LIMIT): counted under the page the
+    request was for. Commits, as the request ends here."""
+    page_id = None
+    args = request.view_args or {}
+    if "slug" in args:
+        page = services.load_page_view(args["slug"])
+        page_id = page.id if page is not None else None
+    elif "token" in args:
+        attempt = attempts.attempt_for_token(args["token"])
+        page_id = attempt.action_page_id if attempt else None
+    if page_id is not None:
+        record_block(page_id, RATE)
+        db.session.commit()
