@@ -292,3 +292,21 @@ def test_the_per_address_limit_covers_the_start_call(app, client, slug, query, m
     assert start(client, token, csrf).status_code == 200
     assert start(client, token, csrf).status_code == 429
     assert blocks(query) == {"rate": 1}
+
+
+def test_giving_works_on_the_embedded_default(embedded_app, local_stripe):
+    """SQLite, as the run command has it: the same steps, the same defences."""
+    from tests.conftest import page_maker, sql_reader
+
+    client = embedded_app.test_client()
+    query = sql_reader(embedded_app)
+    slug = donation_page(embedded_app, page_maker(embedded_app))
+    token, csrf = open_card_step(client, slug, cover_fee="y")
+    payload = solved_challenge(client)
+    secret = start(client, token, csrf, payload).get_json()["client_secret"]
+    assert start(client, token, csrf, payload).status_code == 400  # replayed
+    assert pay_with_card(local_stripe, secret, "4242424242424242")["status"] == "succeeded"
+    assert finish(client, token, csrf).get_json()["done"] is True
+    assert query("SELECT amount, fee_amount, status FROM gift_attempts") == [
+        (2500, 75, "succeeded")]
+    assert query("SELECT reason, blocked FROM gift_block_counts") == [("challenge", 1)]
