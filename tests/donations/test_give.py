@@ -238,7 +238,10 @@ def test_only_the_card_step_opens_the_policy_to_stripe(client, slug, local_strip
     assert f"frame-src {local_stripe.api_base}" in policy
     assert f"connect-src 'self' {local_stripe.api_base}" in policy
     assert card_step.headers["Cache-Control"] == "no-store"
-    assert f'<script src="{local_stripe.js_url}"></script>' in card_step.get_data(as_text=True)
+    html = card_step.get_data(as_text=True)
+    assert f'<script src="{local_stripe.js_url}"></script>' in html
+    assert "This page loads one script from another company" in html  # the footer says so
+    assert "This site loads nothing from other companies" in page.get_data(as_text=True)
     thanks_policy = client.get(f"/give/{token}/thanks").headers["Content-Security-Policy"]
     assert thanks_policy == CONTENT_SECURITY_POLICY
 
