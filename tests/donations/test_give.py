@@ -313,3 +313,42 @@ def test_giving_works_on_the_embedded_default(embedded_app, local_stripe):
     assert query("SELECT amount, fee_amount, status FROM gift_attempts") == [
         (2500, 75, "succeeded")]
     assert query("SELECT reason, blocked FROM gift_block_counts") == [("challenge", 1)]
+
+
+def test_gunicorn_logs_no_card_step_token(app, client, slug, worker_env, tmp_path):
+    """Real gunicorn with our logger class, an access log of every field that can carry
+    a path (request line, path, query, Referer)."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from tests.conftest import ROOT
+    from tests.servers import free_port, wait_for_port
+
+    token, _ = open_card_step(client, slug)
+    port = free_port()
+    access_log, error_log = tmp_path / "access.log", tmp_path / "error.log"
+    empty_config = tmp_path / "gunicorn.conf.py"
+    empty_config.write_text("")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(empty_config), "-w", "1",
+         "--bind", f"127.0.0.1:{port}",
+         "--logger-class", "campaign.common.logging.GunicornLogger",
+         "--access-logfile", str(access_log), "--error-logfile", str(error_log),
+         "--access-logformat", '"%(r)s" %(U)s %(q)s %(s)s "%(f)s"', "wsgi:app"],
+        cwd=ROOT, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        for path in (f"/give/{token}", f"/give/{token}/thanks"):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}{path}?step=1",
+                headers={"Referer": f"http://campaign.test/give/{token}"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
+    finally:
+        server.terminate()
+        server.wait(30)
+    logged = access_log.read_text()
+    assert '"GET /give/<redacted>?step=1 HTTP/1.1" /give/<redacted> step=1 200 ' \
+           '"http://campaign.test/give/<redacted>"' in logged, logged
+    assert token not in logged + error_log.read_text()
