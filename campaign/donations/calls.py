@@ -32,6 +32,9 @@ TOO_MANY_FAILURES = ("Too many card payments failed from your connection in the 
 UNREACHABLE = ("We could not reach our payment processor. Nothing was charged; please try "
                "again in a minute.")
 DECLINED = "Your card was declined. Please try another card."
+AUTHENTICATION_FAILED = ("Your bank's authentication (3-D Secure) did not succeed, so "
+                         "nothing was charged. Please try again or use another card.")
+NO_LONGER = "This gift can no longer be completed. Please start again from the page."
 THANKS = "donations.thanks"
 
 
@@ -80,8 +83,7 @@ def start(token: str):
         return _done(token)
     if attempt.status != AttemptStatus.OPEN.value and \
             attempt.status != AttemptStatus.PROCESSING.value:
-        return _json_error("This gift can no longer be completed. Please start again from "
-                           "the page.", 409)
+        return _json_error(NO_LONGER, 409)
     if _over_failure_cap(attempt):
         return _refuse(attempt, defence.FAILURES, TOO_MANY_FAILURES, 429)
     body = request.get_json(silent=True) or {}
@@ -163,8 +165,7 @@ def _failure_id(intent: dict) -> str:
 def _payment_error_message(intent: dict) -> str:
     error = intent.get("last_payment_error") or {}
     if error.get("code") == "payment_intent_authentication_failure":
-        return ("Your bank's authentication (3-D Secure) did not succeed, so nothing was "
-                "charged. Please try again or use another card.")
+        return AUTHENTICATION_FAILED
     if error.get("code") == "card_declined" or error.get("decline_code"):
         return DECLINED
     return DECLINED if error else "The payment did not go through. Please try again."
@@ -179,6 +180,8 @@ def finish(token: str):
     attempt = attempt_or_404(token, lock=True)
     if attempt.status == AttemptStatus.SUCCEEDED.value:
         return _done(token)
+    if attempt.status == AttemptStatus.FAILED.value:
+        return _json_error(NO_LONGER, 409)
     try:
         if attempt.frequency == Frequency.MONTHLY.value:
             return _finish_monthly(attempt, token)
@@ -240,11 +243,14 @@ def subscribe(token: str):
     if attempt.frequency != Frequency.MONTHLY.value or not attempt.stripe_setup_intent_id:
         return _json_error("This monthly gift has not started yet.", 409)
     if attempt.status == AttemptStatus.FAILED.value:
-        return _json_error("This gift can no longer be completed. Please start again from "
-                           "the page.", 409)
+        return _json_error(NO_LONGER, 409)
     stripe = gateway()
     try:
         setup = as_dict(stripe.retrieve_setup_intent(attempt.stripe_setup_intent_id))
+        if setup.get("status") == "canceled":
+            # Cancelled by a failed 3-D Secure (the local Stripe-compatible server does
+            # this): a new card needs a new SetupIntent, so a new attempt.
+            return _decline_monthly(attempt, AUTHENTICATION_FAILED, _failure_id(setup))
         if setup.get("status") != "succeeded":
             error = setup.get("last_setup_error") or {}
             if not error:

@@ -201,3 +201,27 @@ def test_a_declined_monthly_gift_cancels_its_subscription(js_page, live_server, 
     js_page.reload()
     expect(js_page.get_by_role("alert")).to_contain_text("This gift could not be completed")
     expect(give_button(js_page)).to_have_count(0)
+
+
+def test_a_monthly_gift_whose_3d_secure_fails_says_so(js_page, live_server, slug, query):
+    fill_amount_step(js_page, live_server, slug, monthly=True)
+    fill_card(js_page, "4000002500003155")
+    give_button(js_page).click()
+    js_page.get_by_role("button", name="Fail authentication").click()
+    expect(js_page.locator("#card-error")).to_contain_text("3-D Secure", timeout=30_000)
+    assert query("SELECT status, failed_confirmations, stripe_subscription_id "
+                 "FROM gift_attempts") == [("failed", 1, None)]
+
+
+def test_a_monthly_gift_with_3d_secure_completed(js_page, live_server, slug, query,
+                                                 local_stripe):
+    fill_amount_step(js_page, live_server, slug, monthly=True)
+    fill_card(js_page, "4000002500003155")
+    give_button(js_page).click()
+    # The local server asks again for the first month's charge (Stripe may not).
+    js_page.get_by_role("button", name="Complete authentication").click()
+    js_page.get_by_role("button", name="Complete authentication").click()
+    expect_thanks(js_page)
+    [(subscription_id,)] = query("SELECT stripe_subscription_id FROM gift_attempts")
+    assert stripe_client(local_stripe).v1.subscriptions.retrieve(
+        subscription_id).status == "active"
