@@ -1,11 +1,11 @@
 """Page kinds: what differs between a petition, a letter page and the kinds to come.
 
 A kind is a small object registered on the app (app.extensions["page_kinds"]) by the
-domain that owns it: pages/ registers the petition (and a draft-only donation kind,
-which campaign.donations replaces with the real one); letters/ registers the letter.
-pages/ reads a page's kind from the registry and imports no other kind's module, so a
-new kind is a new package that calls `register_kind`, not an edit here. Likewise another
-domain adds to the thank-you step with `register_after_action` (a gift ask).
+domain that owns it: pages/ registers the petition, letters/ the letter and donations/
+the donation page. pages/ reads a page's kind from the registry and imports no other
+kind's module, so a new kind is a new package that calls `register_kind`, not an edit
+here. Likewise another domain adds to the thank-you step with `register_after_action`
+(a gift ask).
 
 The kinds a page may have are also a check constraint on action_pages.kind
 (campaign.pages.models.PageKind): a new kind needs its migration too.
@@ -66,12 +66,6 @@ class Kind:
 
 
 PETITION = Kind(name=PageKind.PETITION.value)
-# A donation page until campaign.donations registers the real kind in its place (it does
-# in every app create_app builds): a live page must not promise what it can't do.
-DONATION_DRAFT_ONLY = Kind(
-    name=PageKind.DONATION.value,
-    go_live_refusal=lambda page: ("Donation pages cannot go live yet: online giving is not "
-                                  "built. Keep the page as a draft."))
 
 
 def register_kind(app: Flask, kind: Kind) -> None:
@@ -80,10 +74,8 @@ def register_kind(app: Flask, kind: Kind) -> None:
 
 
 def register_page_kinds(app: Flask) -> None:
-    """The kinds pages/ itself knows: the default one and the draft-only donation page
-    (campaign.donations registers the real one over it)."""
+    """The kind pages/ itself knows: the default one."""
     register_kind(app, PETITION)
-    register_kind(app, DONATION_DRAFT_ONLY)
     # Staff pages link to a kind's settings page through it.
     app.add_template_global(kind_of, "page_kind")
     app.add_template_global(after_action, "after_action")
