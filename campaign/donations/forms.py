@@ -63,11 +63,17 @@ class GiftForm(CheckedForm):
         self.frequency.data = settings.default_frequency
         self.currency.data = settings.currency
 
+    def typed_amount(self) -> str:
+        """An amount typed in wins over the radio buttons: without JavaScript, nothing
+        ticks "Other amount" for a donor who types one."""
+        if self.custom_amount.data:
+            return self.custom_amount.data
+        return "" if self.amount.data in (OTHER, None) else self.amount.data
+
     def chosen_amount(self, settings: DonationSettings) -> int | None:
         """The gift in minor units, or None with the reason on the field."""
         currency = settings.currency
-        typed = self.custom_amount.data if self.amount.data in (OTHER, "", None) else \
-            self.amount.data
+        typed = self.typed_amount()
         if not typed:
             self.amount.errors.append("Please choose or enter an amount.")
             return None

@@ -96,10 +96,8 @@ def give(slug: str):
 
 
 def _below_minimum(form: GiftForm, settings) -> bool:
-    typed = form.custom_amount.data if form.amount.data in ("other", "", None) \
-        else form.amount.data
     try:
-        return money.to_minor(typed or "", settings.currency) < settings.minimum_amount
+        return money.to_minor(form.typed_amount(), settings.currency) < settings.minimum_amount
     except money.AmountError:
         return False
 

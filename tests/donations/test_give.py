@@ -47,7 +47,9 @@ def test_the_donation_page_shows_our_own_amount_form_and_money_raised(client, sl
 
 
 def test_the_amount_step_opens_an_attempt_behind_a_secret_address(client, slug, query):
-    response = post_gift(client, slug, amount="other", custom_amount="40",
+    # The typed amount counts even with a suggested one still ticked (no script ticks
+    # "Other amount" for the donor).
+    response = post_gift(client, slug, amount="25", custom_amount="40",
                          cover_fee="y", tribute_kind="memory", tribute_name="Grandmother Lee",
                          frequency="monthly")
     assert response.status_code == 303
@@ -71,6 +73,7 @@ def test_the_amount_step_opens_an_attempt_behind_a_secret_address(client, slug, 
     ({"amount": "other", "custom_amount": "25.555"}, "at most two digits after the point"),
     ({"amount": "other", "custom_amount": ""}, "Please choose or enter an amount."),
     ({"amount": "", "custom_amount": ""}, "Please choose or enter an amount."),
+    ({"amount": "25", "custom_amount": "0.50"}, "The smallest gift we can take here"),
     ({"currency": "xyz"}, "This page takes gifts in USD only"),
     ({"currency": "eur"}, "This page takes gifts in USD only"),
     ({"frequency": "weekly"}, "Please choose how often to give"),
