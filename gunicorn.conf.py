@@ -65,7 +65,7 @@ forwarded_allow_ips = (os.environ.get("TRUSTED_PROXIES") or DEFAULT_TRUSTED_PROX
 # Errors only, because gunicorn logs "Invalid request from ip=..." as a warning.
 loglevel = "error"
 accesslog = "-"
-# Private links (/letters/<token>, /confirm/<token>, /gifts/manage/<token>,
+# Private links (/letters/<token>, /confirm/<token>, /give/<token>, /gifts/manage/<token>,
 # /gifts/card/<token>) are logged without their tokens.
 logger_class = "campaign.common.logging.GunicornLogger"
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'

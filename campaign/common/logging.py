@@ -1,12 +1,13 @@
 """Keeping personal data out of log lines.
 
 - A supporter's private links carry a secret in their path: the letters' status link
-  (`/letters/<token>`), the opt-in confirmation (`/confirm/<token>`) and a monthly
-  donor's links (`/gifts/manage/<token>`, `/gifts/card/<token>`). The access logs
+  (`/letters/<token>`), the opt-in confirmation (`/confirm/<token>`), a gift's card step
+  (`/give/<token>...`) and a monthly donor's links (`/gifts/manage/<token>`,
+  `/gifts/card/<token>`). The access logs
   of gunicorn (GunicornLogger, named by gunicorn.conf.py's `logger_class`) and of the
   development server (the `werkzeug` logger), and Flask's error log, record them as
-  `/letters/<redacted>` and `/confirm/<redacted>`, in the request line, the Referer and
-  every other field.
+  `/letters/<redacted>`, `/confirm/<redacted>` and `/give/<redacted>`, in the request
+  line, the Referer and every other field.
 - PostgreSQL's error messages quote the failing row ("DETAIL: Failing row contains (...)":
   an email, a name, a letter's text) and psycopg puts that detail in the exception's
   message, which tracebacks log and failure reasons store. `keep_database_errors_terse`
@@ -24,8 +25,9 @@ from gunicorn.glogging import Logger as _GunicornBaseLogger
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-# A monthly donor's links (/gifts/manage/<token>, /gifts/card/<token>) act on their gift.
-PRIVATE_PATH = re.compile(r"/(letters|confirm|gifts/manage|gifts/card)/[^/\s?#\"'<>]+")
+# A gift's card step (/give/<token>) and a monthly donor's links (/gifts/manage/<token>,
+# /gifts/card/<token>) act on a gift.
+PRIVATE_PATH = re.compile(r"/(letters|confirm|give|gifts/manage|gifts/card)/[^/\s?#\"'<>]+")
 
 
 def redact_private_paths(text: str) -> str:

@@ -1,10 +1,11 @@
 """Page kinds: what differs between a petition, a letter page and the kinds to come.
 
 A kind is a small object registered on the app (app.extensions["page_kinds"]) by the
-domain that owns it: pages/ registers the petition (and, until donations are built, a
-draft-only donation kind); letters/ registers the letter. pages/ reads a page's kind
-from the registry and imports no other kind's module, so a new kind is a new package
-that calls `register_kind`, not an edit here.
+domain that owns it: pages/ registers the petition, letters/ the letter and donations/
+the donation page. pages/ reads a page's kind from the registry and imports no other
+kind's module, so a new kind is a new package that calls `register_kind`, not an edit
+here. Likewise another domain adds to the thank-you step with `register_after_action`
+(a gift ask).
 
 The kinds a page may have are also a check constraint on action_pages.kind
 (campaign.pages.models.PageKind): a new kind needs its migration too.
@@ -59,15 +60,12 @@ class Kind:
     # builder(action, confirm_url). A kind with one sends it as a receipt (see
     # campaign.supporters.thanks.receipt_kinds).
     thank_you_builder: Callable[[Action, str | None], Message] | None = None
+    # The partial shown under the page's summary in place of the signature thermometer
+    # (a donation page shows money raised); it gets the form context.
+    progress_template: str | None = None
 
 
 PETITION = Kind(name=PageKind.PETITION.value)
-# Kept a draft until online giving is built: a live page must not promise what it can't do.
-# campaign.donations will register the real kind in its place.
-DONATION_DRAFT_ONLY = Kind(
-    name=PageKind.DONATION.value,
-    go_live_refusal=lambda page: ("Donation pages cannot go live yet: online giving is not "
-                                  "built. Keep the page as a draft."))
 
 
 def register_kind(app: Flask, kind: Kind) -> None:
@@ -76,11 +74,11 @@ def register_kind(app: Flask, kind: Kind) -> None:
 
 
 def register_page_kinds(app: Flask) -> None:
-    """The kinds pages/ itself knows: the default one and the draft-only donation page."""
+    """The kind pages/ itself knows: the default one."""
     register_kind(app, PETITION)
-    register_kind(app, DONATION_DRAFT_ONLY)
     # Staff pages link to a kind's settings page through it.
     app.add_template_global(kind_of, "page_kind")
+    app.add_template_global(after_action, "after_action")
 
 
 def registered_kinds() -> dict[str, Kind]:
@@ -95,3 +93,22 @@ def kind_of(name: str) -> Kind:
 def go_live_refusal(page: ActionPage | None, kind_name: str) -> str | None:
     """Why a page of `kind_name` (`page` as stored, None if new) may not go live yet."""
     return kind_of(kind_name).go_live_refusal(page)
+
+
+AFTER_ACTION_EXTENSION = "after_action_hooks"
+
+
+def register_after_action(app: Flask, hook: Callable[[PageView], Any]) -> None:
+    """Adds `hook(page) -> markup or None`, shown on the thank-you step after taking part
+    on `page` (another domain's ask: a gift after signing), without pages/ knowing it."""
+    app.extensions.setdefault(AFTER_ACTION_EXTENSION, []).append(hook)
+
+
+def after_action(page: PageView) -> list[Any]:
+    """What the registered hooks add to `page`'s thank-you step (template global)."""
+    shown = []
+    for hook in current_app.extensions.get(AFTER_ACTION_EXTENSION, []):
+        markup = hook(page)
+        if markup:
+            shown.append(markup)
+    return shown

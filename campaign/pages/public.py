@@ -52,8 +52,10 @@ def render_page(page: PageView, form: SignForm, status: int = 200,
     # A page its kind can't take part on yet (a letter page without its letter: it can't
     # go live) shows the plain form.
     form_template = kind.form_template if form_context is not None else PETITION.form_template
+    progress_template = kind.progress_template if form_context is not None else None
     return render_template("pages/show.html", page=page, form=form,
-                           form_template=form_template, **(form_context or {}), hidden=hidden,
+                           form_template=form_template, progress_template=progress_template,
+                           **(form_context or {}), hidden=hidden,
                            signatures=signature_count(page), preview=preview), status
 
 

@@ -23,8 +23,7 @@ KIND_CHOICES = [
     SelectChoice(PageKind.PETITION.value, "Petition: supporters sign"),
     SelectChoice(PageKind.LETTER.value, "Letter: supporters write to their representatives "
                                         "or a target list"),
-    SelectChoice(PageKind.DONATION.value, "Donation (draft only: online giving is not "
-                                          "built yet)"),
+    SelectChoice(PageKind.DONATION.value, "Donation: supporters give once or monthly"),
 ]
 STATUS_CHOICES = [
     SelectChoice(PageStatus.DRAFT.value, "Draft: only staff see it"),

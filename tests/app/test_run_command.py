@@ -53,6 +53,24 @@ def test_run_command_serves_the_demo_and_mails_the_thank_you_to_the_outbox(tmp_p
             f"{base}/a/stop-forced-repatriation", data=form, method="POST"))
         assert response.status == 303
 
+        # Giving with no Stripe account: the demo's donation page says payments are
+        # simulated, and its amount step opens a card step.
+        donation = opener.open(f"{base}/a/fund-the-work").read().decode()
+        assert "Payments on this site are simulated: no card is charged." in donation
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', donation).group(1)
+        gift = urllib.parse.urlencode({
+            "csrf_token": token, "amount": "25", "currency": "usd", "frequency": "one_time",
+            "first_name": "Sun", "last_name": "Kim", "email": "sun.kim@example.org",
+        }).encode()
+        response = opener.open(urllib.request.Request(
+            f"{base}/a/fund-the-work/give", data=gift, method="POST"))
+        assert response.status == 303
+        card_step = response.headers["Location"]
+        assert re.fullmatch(r"/give/[A-Za-z0-9_-]+", card_step)
+        page = opener.open(f"{base}{card_step}").read().decode()
+        assert "Payments on this site are simulated: no card is charged." in page
+        assert "/js.stripe.com/v3/" in page
+
         outbox = tmp_path / "instance" / "outbox"
         assert (tmp_path / "instance" / "campaign.sqlite3").exists()
         [eml] = list(outbox.glob("*.eml"))

@@ -54,9 +54,10 @@ def test_a_registered_kind_is_what_pages_and_thank_yous_use(app, client, create_
                                                            kinds_restored):
     slug = create_page(kind="donation", status="live")
     with app.app_context():
-        assert go_live_refusal(None, "donation").startswith("Donation pages cannot go live")
+        # campaign.donations' own kind: a new page has no giving settings yet.
+        assert go_live_refusal(None, "donation").startswith("Set the page's giving settings")
         assert "donation" not in receipt_kinds()
-        # As donations/ will: its own kind in place of the draft-only one.
+        # Another registration replaces the kind.
         register_kind(app, GIVING)
         assert go_live_refusal(None, "donation") is None
         assert receipt_kinds() == {"letter", "donation"}

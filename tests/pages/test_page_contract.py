@@ -44,9 +44,13 @@ QUERIES = ["", "lang=ko", "source=tw&utm_campaign=spring"]
 pytestmark = pytest.mark.usefixtures("cached_pages")
 
 
-@pytest.fixture(params=["petition", "letter"])
+@pytest.fixture(params=["petition", "letter", "donation"])
 def slug(request, app, create_page):
     kind = request.param
+    if kind == "donation":
+        from tests.donations.giving import donation_page
+
+        return donation_page(app, create_page, title="A donation page")
     slug = create_page(kind=kind, title=f"A {kind} page")
     if kind == "letter":
         with app.app_context():

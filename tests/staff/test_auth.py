@@ -17,6 +17,8 @@ STAFF_ROUTES = [
     ("GET", "/staff/"),
     ("GET", "/staff/pages/any-page/letters"),
     ("POST", "/staff/pages/any-page/letters"),
+    ("GET", "/staff/pages/any-page/giving"),
+    ("POST", "/staff/pages/any-page/giving"),
     ("GET", "/staff/target-lists"),
     ("POST", "/staff/target-lists"),
     ("GET", "/staff/batches"),

@@ -130,7 +130,7 @@ def test_markdown_is_sanitised(staff_client, query):
     ({"new_campaign": ""}, "Please choose a campaign or name a new one."),
     ({"campaign_id": "999999", "new_campaign": ""}, "Not a valid choice."),
     ({"summary": "s" * 501}, "Field cannot be longer than 500 characters."),
-    ({"kind": "donation", "status": "live"}, "Donation pages cannot go live yet"),
+    ({"kind": "donation", "status": "live"}, "Set the page's giving settings"),
     ({"kind": "letter", "status": "live"}, "Set the letter's text and targets"),
     ({"cards-0-order": "0"}, "The order is a number from 1 to 999."),
     ({"cards-0-claim": "A claim without a source"},

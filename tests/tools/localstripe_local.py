@@ -75,6 +75,16 @@ STRIPE_JS_SHIM = r"""
 """
 
 
+def own_element_class(script: str) -> str:
+    """The fake Stripe.js declares its card element as a top-level `class Element`, which
+    shadows the DOM's `Element` for every script of the page (web components such as the
+    ALTCHA widget then fail: "Cannot convert undefined or null to object"). Real Stripe.js
+    declares no globals but `Stripe`; the fake's class gets a name of its own."""
+    return (script.replace("class Element {", "class LocalstripeCardElement {")
+            .replace("new Element(this)", "new LocalstripeCardElement(this)")
+            .replace("instanceof Element)", "instanceof LocalstripeCardElement)"))
+
+
 def add_compat(app: web.Application) -> None:
     R = resources
     extra_params = ("description", "receipt_email", "statement_descriptor_suffix",
@@ -141,7 +151,7 @@ def add_compat(app: web.Application) -> None:
     async def stripe_js(request, handler):
         response = await handler(request)
         if request.method == "GET" and request.path == "/js.stripe.com/v3/":
-            return web.Response(text=response.text + STRIPE_JS_SHIM,
+            return web.Response(text=own_element_class(response.text) + STRIPE_JS_SHIM,
                                 content_type="application/javascript")
         return response
 
