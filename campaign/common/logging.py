@@ -6,8 +6,8 @@
   `/gifts/card/<token>`). The access logs
   of gunicorn (GunicornLogger, named by gunicorn.conf.py's `logger_class`) and of the
   development server (the `werkzeug` logger), and Flask's error log, record them as
-  `/letters/<redacted>`, `/confirm/<redacted>` and `/give/<redacted>`, in the request
-  line, the Referer and every other field.
+  `/letters/<redacted>`, `/confirm/<redacted>`, `/give/<redacted>` and
+  `/gifts/.../<redacted>`, in the request line, the Referer and every other field.
 - PostgreSQL's error messages quote the failing row ("DETAIL: Failing row contains (...)":
   an email, a name, a letter's text) and psycopg puts that detail in the exception's
   message, which tracebacks log and failure reasons store. `keep_database_errors_terse`

@@ -12,7 +12,6 @@ expired one a 410, each a page that says so.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from wtforms import StringField
@@ -31,6 +30,7 @@ from campaign.donations.gift_links import (
 )
 from campaign.donations.models import MonthlyGift
 from campaign.donations.money import format_money, plain
+from campaign.donations.security import card_step_policy
 from campaign.extensions import db, limiter
 from campaign.pages.forms import strip
 from campaign.pages.models import ActionPage
@@ -159,34 +159,11 @@ def manage_post(token: str):
     return _manage_page(gift, token, done=done)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def card_page_policy() -> str:
-    """The site's Content-Security-Policy (campaign.security), opened for Stripe.js on this
-    page only: PCI SAQ A has the card typed into Stripe's own fields."""
-    from campaign.security import CONTENT_SECURITY_POLICY
-
-    config = current_app.config
-    js = _origin(config["STRIPE_JS_URL"])
-    api = _origin(config.get("STRIPE_API_BASE") or "https://api.stripe.com")
-    extra = {"script-src": js, "frame-src": f"{js} https://hooks.stripe.com",
-             "connect-src": api, "img-src": "https://*.stripe.com"}
-    directives = []
-    for directive in CONTENT_SECURITY_POLICY.split("; "):
-        name = directive.split(" ", 1)[0]
-        if name in extra:
-            directive = f"{directive} {extra.pop(name)}"
-        directives.append(directive)
-    directives += [f"{name} 'self' {value}" for name, value in extra.items()]
-    return "; ".join(directives)
-
-
 def _card_page(template: str, status: int = 200, **context) -> Response:
     response = make_response(render_template(template, **context), status)
-    response.headers["Content-Security-Policy"] = card_page_policy()
+    # Stripe.js on this page only, as on the card step: PCI SAQ A has the card typed into
+    # Stripe's own fields.
+    response.headers["Content-Security-Policy"] = card_step_policy(current_app.config)
     return response
 
 
