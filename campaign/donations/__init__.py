@@ -12,3 +12,6 @@ def register(app: Flask) -> None:
     from campaign.donations.gateway import init_gateway
 
     init_gateway(app)
+    from campaign.donations.webhook import webhook_bp
+
+    app.register_blueprint(webhook_bp)

@@ -25,6 +25,7 @@ from campaign.config import STRIPE_DEFAULT_API_BASE
 CardError = stripe.CardError
 StripeError = stripe.StripeError
 SignatureVerificationError = stripe.SignatureVerificationError
+InvalidRequestError = stripe.InvalidRequestError
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 
@@ -63,6 +64,21 @@ def invoice_payment_intent_id(invoice: Any) -> str | None:
     if secret and "_secret_" in secret:
         return secret.split("_secret_")[0]
     return object_id(data.get("payment_intent"))
+
+
+def invoice_subscription_id(invoice: Any) -> str | None:
+    """The subscription an invoice bills: `parent.subscription_details` on the current API,
+    `subscription` on older shapes."""
+    data = as_dict(invoice)
+    details = (data.get("parent") or {}).get("subscription_details") or {}
+    return object_id(details.get("subscription")) or object_id(data.get("subscription"))
+
+
+def invoice_period_end(invoice: Any) -> int | None:
+    """The end of the period an invoice paid for (Unix time): its lines' latest end."""
+    ends = [int((line.get("period") or {}).get("end") or 0)
+            for line in (as_dict(invoice).get("lines") or {}).get("data", []) or []]
+    return max(ends) if ends and max(ends) else None
 
 
 def subscription_period_end(subscription: Any) -> int | None:
