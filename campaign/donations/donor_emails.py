@@ -20,9 +20,12 @@ def queue_donor_email(session: Session, kind: DonorEmailKind, dedupe_key: str, *
     Part of the caller's transaction: the email exists exactly when what caused it does.
     The caller asks for a drain run after its commit."""
     insert = upsert_insert(session.get_bind().dialect.name)
-    statement = insert(DonorEmail).values(
+    # On the table, not the mapped class: an ORM-enabled INSERT (SQLAlchemy 2.1) reports
+    # no row count, and this would say False for every email it added.
+    table = DonorEmail.__table__
+    statement = insert(table).values(
         dedupe_key=dedupe_key, kind=kind.value, donation_id=donation_id,
         monthly_gift_id=monthly_gift_id, supporter_id=supporter_id, year=year,
         status=DonorEmailStatus.PENDING.value, attempts=0, last_error="",
-        created_at=utcnow()).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return session.execute(statement).rowcount == 1
+        created_at=utcnow()).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    return session.execute(statement).scalar() is not None

@@ -292,7 +292,7 @@ def record_subscription(sub: Any) -> MonthlyGift | None:
             return None
         attempt = db.session.get(GiftAttempt, attempt_id)
         insert = upsert_insert(db.engine.dialect.name)
-        db.session.execute(insert(MonthlyGift).values(
+        db.session.execute(insert(MonthlyGift.__table__).values(
             stripe_subscription_id=sub["id"],
             stripe_customer_id=object_id(sub.get("customer")) or "",
             action_page_id=attempt.action_page_id if attempt else _page(sub.get("metadata")),
@@ -392,10 +392,13 @@ def _subscription_currency(sub: dict, attempt: GiftAttempt | None) -> str:
 def _insert_donation(**values: Any) -> tuple[Donation, bool]:
     """The Donation of a PaymentIntent, inserted unless it exists, locked; (row, inserted)."""
     insert = upsert_insert(db.engine.dialect.name)
-    created = db.session.execute(insert(Donation).values(
+    # On the table, not the mapped class: an ORM-enabled INSERT reports no row count.
+    table = Donation.__table__
+    created = db.session.execute(insert(table).values(
         amount_refunded=0, status=DonationStatus.SUCCEEDED.value, dispute_status="",
         dispute_amount=0, dispute_event_created=0, created_at=utcnow(), **values,
-    ).on_conflict_do_nothing(index_elements=["stripe_payment_intent_id"])).rowcount == 1
+    ).on_conflict_do_nothing(index_elements=["stripe_payment_intent_id"])
+        .returning(table.c.id)).scalar() is not None
     return _donation_by(pi_id=values["stripe_payment_intent_id"]), created
 
 
@@ -455,7 +458,7 @@ def find_or_create_supporter(attempt: GiftAttempt | None) -> int | None:
         return None
     email = normalise_email(attempt.email)
     insert = upsert_insert(db.engine.dialect.name)
-    db.session.execute(insert(Supporter).values(
+    db.session.execute(insert(Supporter.__table__).values(
         email=email, first_name=attempt.first_name, last_name=attempt.last_name,
         created_at=utcnow()).on_conflict_do_nothing(index_elements=["email"]))
     supporter = db.session.scalar(select(Supporter).where(Supporter.email == email))
