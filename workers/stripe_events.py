@@ -115,6 +115,11 @@ def sweep_events() -> int:
                         abandoned)
         due = events.events_due()
         db.session.commit()
-        if due:
+        if abandoned:
+            # A worker died: the "run requested" flag may be its own, for a message it
+            # held unstarted (redelivered only after the broker's visibility timeout), so
+            # the run is queued past the flag.
+            outbox.enqueue(apply_events)
+        elif due:
             outbox.request_run(apply_events)
         return due
