@@ -15,7 +15,7 @@ from campaign.common.errors import describe_error
 from campaign.common.types import utcnow
 from campaign.donations import events
 from campaign.donations.donor_emails import DONOR_EMAILS_DRAIN
-from campaign.donations.ledger import EMAILS_QUEUED, apply_event
+from campaign.donations.ledger import EMAILS_QUEUED, NotYetKnown, apply_event
 from campaign.extensions import db
 from campaign.health.drains import watched_drain
 from workers.retry import jittered_backoff
@@ -23,6 +23,7 @@ from workers.retry import jittered_backoff
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20
+NOT_YET_KNOWN_WAIT_SECONDS = 5.0
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -98,6 +99,10 @@ def _retry_later(event_id: str, attempts: int, exc: Exception) -> float | None:
         events.fail_event(event_id, error)
         return None
     delay = backoff_seconds(attempts)
+    if isinstance(exc, NotYetKnown):
+        # News of a payment before the payment itself: it is usually a few events behind
+        # in the queue, so look again soon rather than after a growing wait.
+        delay = min(delay, NOT_YET_KNOWN_WAIT_SECONDS)
     events.release_event(event_id, error, utcnow() + timedelta(seconds=delay))
     return delay
 
