@@ -12,6 +12,8 @@ What it does:
 2. Starts the local Stripe-compatible server (tests/tools/localstripe_local.py, its own
    process, in memory) for the workers' re-fetches, the app under gunicorn with
    bench/gunicorn.conf.py, and `celery -A workers worker` (--concurrency processes).
+   The workers and the local Stripe server run at --worker-nice (10): on these two
+   shared cores the web answers come first and applying, which may lag, takes the rest.
 3. Builds --events signed events: 1/1.3 of them distinct (payments of gift attempts made
    in the database, a fifth of them also refunded), the rest duplicates of those, all
    shuffled. Stripe does not know these objects, so the ledger takes each event's own
@@ -67,6 +69,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duplicates", type=float, default=0.3,
                         help="share of the events that repeat another")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--worker-nice", type=int, default=10,
+                        help="niceness of the Celery workers and the local Stripe server: "
+                             "on two shared cores the web answers come first, and applying "
+                             "(which may lag) takes what is left; 0 to share equally")
     parser.add_argument("--settle-timeout", type=float, default=600.0)
     return parser.parse_args()
 
@@ -232,14 +238,15 @@ def main() -> int:
 
         build_and_seed(env)
         attempts = make_attempts(database)
+        nice = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
         stripe_server = Process("localstripe", [
-            sys.executable, str(ROOT / "tests" / "tools" / "localstripe_local.py"),
+            *nice, sys.executable, str(ROOT / "tests" / "tools" / "localstripe_local.py"),
             "--port", str(stripe_port), "--store", "-"], log_dir, env)
         web = Process("gunicorn", [
             sys.executable, "-m", "gunicorn", "--config", str(BENCH / "gunicorn.conf.py"),
             "--bind", f"127.0.0.1:{web_port}", "wsgi:app"], log_dir, env)
         workers = Process("celery", [
-            sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel=INFO",
+            *nice, sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel=INFO",
             f"--concurrency={args.concurrency}", "-Q", prefix, "--without-gossip",
             "--without-mingle", "--without-heartbeat", "-n", f"{prefix}@%h"], log_dir, env)
         for process in (stripe_server, web, workers):
@@ -255,7 +262,7 @@ def main() -> int:
         distinct = len(set(bodies))
         print(f"{len(bodies)} events ({distinct} distinct, {len(expected)} payments), "
               f"sent at {args.rate:.0f}/s through gunicorn (bench/gunicorn.conf.py), "
-              f"{args.concurrency} Celery worker processes", flush=True)
+              f"{args.concurrency} Celery worker processes (nice {args.worker_nice})", flush=True)
         started = time.monotonic()
         load = run_load("webhooks", web_port, requests_for(bodies, web_port),
                         rate=args.rate, duration=len(bodies) / args.rate, expect_status=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from flask import current_app
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20
 NOT_YET_KNOWN_WAIT_SECONDS = 5.0
+NOT_YET_KNOWN_GIVE_UP = timedelta(minutes=15)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -65,7 +66,7 @@ def apply_claimed(event_ids: list[str]) -> tuple[int, bool]:
         if event is None:  # swept and taken by another worker meanwhile
             db.session.rollback()
             continue
-        attempts = event.attempts
+        attempts, received_at = event.attempts, event.received_at
         try:
             with db.session.begin_nested():  # a failure undoes this event's writes only
                 apply_event(event.payload)
@@ -74,7 +75,7 @@ def apply_claimed(event_ids: list[str]) -> tuple[int, bool]:
         except Exception as exc:
             db.session.rollback()
             db.session.info.pop(EMAILS_QUEUED, None)  # rolled back with the rest
-            delay = _retry_later(event_id, attempts, exc)
+            delay = _retry_later(event_id, attempts, exc, received_at)
             db.session.commit()
             if delay is not None and (soonest_retry is None or delay < soonest_retry):
                 soonest_retry = delay
@@ -90,18 +91,22 @@ def apply_claimed(event_ids: list[str]) -> tuple[int, bool]:
     return applied, emails
 
 
-def _retry_later(event_id: str, attempts: int, exc: Exception) -> float | None:
+def _retry_later(event_id: str, attempts: int, exc: Exception,
+                 received_at: datetime) -> float | None:
     """Gives the event back for a retry after its backoff, or after
-    DONATION_EVENT_MAX_ATTEMPTS tries fails it; the error kept names no person."""
+    DONATION_EVENT_MAX_ATTEMPTS tries fails it; the error kept names no person.
+
+    News of a payment the ledger does not hold yet (NotYetKnown) waits for it: the
+    payment's own event is usually a few places behind in the queue, so it is looked at
+    again within seconds, and given up only once it has waited NOT_YET_KNOWN_GIVE_UP."""
     error = describe_error(exc)
     log.warning("stripe event %s not applied (try %d): %s", event_id, attempts, error)
-    if attempts >= current_app.config["DONATION_EVENT_MAX_ATTEMPTS"]:
+    waiting = isinstance(exc, NotYetKnown) and utcnow() - received_at < NOT_YET_KNOWN_GIVE_UP
+    if attempts >= current_app.config["DONATION_EVENT_MAX_ATTEMPTS"] and not waiting:
         events.fail_event(event_id, error)
         return None
     delay = backoff_seconds(attempts)
     if isinstance(exc, NotYetKnown):
-        # News of a payment before the payment itself: it is usually a few events behind
-        # in the queue, so look again soon rather than after a growing wait.
         delay = min(delay, NOT_YET_KNOWN_WAIT_SECONDS)
     events.release_event(event_id, error, utcnow() + timedelta(seconds=delay))
     return delay

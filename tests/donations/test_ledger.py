@@ -253,10 +253,15 @@ def test_an_event_about_a_payment_nobody_knows_is_retried_then_failed(
     [(status, attempts, error)] = query("SELECT status, attempts, last_error FROM stripe_events")
     assert (status, attempts) == ("pending", 1) and error.startswith("NotYetKnown")
     query_update(impatient, "UPDATE stripe_events SET claimed_at = NULL")  # backoff over
+    run_drain(impatient, until_settled=False)  # its payment may still be on its way
+    assert query("SELECT status, attempts FROM stripe_events") == [("pending", 2)]
+    # Long after it came, no payment ever did: it is given up for staff to see.
+    query_update(impatient, "UPDATE stripe_events SET claimed_at = NULL, "
+                            "received_at = now() - interval '16 minutes'")
     run_drain(impatient, until_settled=False)
-    assert query("SELECT status, attempts FROM stripe_events") == [("failed", 2)]
+    assert query("SELECT status, attempts FROM stripe_events") == [("failed", 3)]
     run_drain(impatient, until_settled=False)  # and is not tried again
-    assert query("SELECT status, attempts FROM stripe_events") == [("failed", 2)]
+    assert query("SELECT status, attempts FROM stripe_events") == [("failed", 3)]
 
 
 def test_events_not_about_gifts_are_applied_as_nothing(app, client, secret, query):
