@@ -80,9 +80,12 @@ def claim_events(limit: int) -> list[str]:
     ends 'failed'. Rows another claim holds are skipped. The caller commits before
     applying."""
     now = utcnow()
+    # Oldest first, a retried event from the time its retry came due: news of a payment
+    # that waits for the payment's own event must not take every batch ahead of it.
     ids = list(db.session.scalars(
         select(StripeEvent.id).where(_due(now))
-        .order_by(StripeEvent.received_at, StripeEvent.id).limit(limit)
+        .order_by(func.coalesce(StripeEvent.claimed_at, StripeEvent.received_at),
+                  StripeEvent.id).limit(limit)
         .with_for_update(skip_locked=True)))
     if ids:
         db.session.execute(

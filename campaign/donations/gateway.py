@@ -12,6 +12,7 @@ difference is read in one helper here, never by callers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -271,6 +272,9 @@ def gateway_from_config(config: dict) -> Gateway | None:
 
 def init_gateway(app: Flask) -> None:
     app.extensions["stripe_gateway"] = gateway_from_config(app.config)
+    # The SDK logs three INFO lines per call (a worker applying events makes thousands);
+    # its warnings and errors still show.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
 
 
 def gateway() -> Gateway:
