@@ -12,6 +12,7 @@ def register(app: Flask) -> None:
     from campaign.donations.gateway import init_gateway
 
     init_gateway(app)
-    from campaign.donations.webhook import webhook_bp
+    from campaign.donations.webhook import WebhookFastPath, webhook_bp
 
     app.register_blueprint(webhook_bp)
+    app.wsgi_app = WebhookFastPath(app.wsgi_app, app)
