@@ -104,3 +104,15 @@ def test_the_webhook_needs_no_csrf_token_and_is_not_rate_limited(client, secret,
         body = event_body("customer.created", {"id": f"cus_{n}"}, event_id=f"evt_burst_{n}")
         assert post_event(client, body, secret).status_code == 200
     assert len(_stored(query)) == 40
+
+
+def test_the_flask_view_answers_as_the_fast_path_does(app, secret, query):
+    """A delivery without a Content-Length (chunked) reaches Flask's view: same checks."""
+    from campaign.donations.webhook import stripe_webhook
+
+    body = event_body("customer.created", {"id": "cus_view"}, event_id="evt_view")
+    for header, expected in ((signature_header(body, secret), 200), ("t=1,v1=x", 400)):
+        with app.test_request_context("/stripe/webhook", method="POST", data=body,
+                                      headers={"Stripe-Signature": header}):
+            assert stripe_webhook()[1] == expected
+    assert _stored(query) == [("evt_view", "customer.created", "pending")]
