@@ -135,6 +135,10 @@ class Config:
         os.environ.get("STRIPE_EVENT_CLAIM_EXPIRES_SECONDS") or 120)
     DONOR_EMAIL_CLAIM_EXPIRES_SECONDS = float(
         os.environ.get("DONOR_EMAIL_CLAIM_EXPIRES_SECONDS") or 120)
+    # A webhook event that fails to apply (Stripe unreachable for its re-fetch, a bug) is
+    # tried again with a growing wait, at most this many times, then left 'failed' with
+    # its error for staff: one bad event must not hold up the others forever.
+    DONATION_EVENT_MAX_ATTEMPTS = _env_int("DONATION_EVENT_MAX_ATTEMPTS", 8)
     # Card-testing defence, all before any PaymentIntent exists: gift forms per client
     # address, gift attempts per email address and hour, failed card confirmations per
     # visitor and hour, and the proof-of-work challenge's lifetime and cost.

@@ -34,6 +34,12 @@ def register(app: Flask) -> None:
     app.add_template_global(money.fee_for, "fee_for")
     app.add_template_global(offered_frequencies, "offered_frequencies")
     app.add_template_filter(percent_text, "percent")
+    # Stripe's events: stored by the webhook (answered before Flask when it can), applied
+    # by a worker.
+    from campaign.donations.webhook import WebhookFastPath, webhook_bp
+
+    app.register_blueprint(webhook_bp)
+    app.wsgi_app = WebhookFastPath(app.wsgi_app, app)
     register_staff(app)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from campaign.common.tokens import token_digest
 from campaign.common.types import utcnow
 from campaign.donations.models import AttemptStatus, GiftAttempt
 from campaign.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,39 @@ def mark_succeeded(attempt: GiftAttempt, paid: Any) -> None:
     attempt.completed_at = utcnow()
     attempt.last_error = ""
     db.session.flush()
+    _record_in_ledger(paid)
+
+
+def _record_in_ledger(paid: dict) -> None:
+    """Writes the ledger from what Stripe just answered, as the webhook will. Both end in
+    the same rows (the ledger's merges are keyed by Stripe's ids), so whichever comes
+    second changes nothing. If Stripe cannot be reached for the first invoice, the
+    webhook's event records it a moment later; the donor's success stands either way."""
+    from campaign.donations import ledger
+    from campaign.donations.gateway import StripeError, gateway, object_id
+
+    try:
+        with db.session.begin_nested():
+            if paid.get("object") == "subscription":
+                ledger.record_subscription(paid)
+                invoice_id = object_id(paid.get("latest_invoice"))
+                if invoice_id:
+                    ledger.record_invoice_payment(gateway().retrieve_invoice(invoice_id))
+            else:
+                ledger.record_payment_intent(paid)
+    except StripeError as error:
+        log.warning("gift %s: ledger left to the webhook (%s)", paid.get("id"),
+                    type(error).__name__)
+
+
+def ask_for_queued_emails() -> None:
+    """After the commit: the receipts (and tribute notices) the ledger queued go out."""
+    from campaign import outbox
+    from campaign.donations.donor_emails import DONOR_EMAILS_DRAIN
+    from campaign.donations.ledger import EMAILS_QUEUED
+
+    if db.session.info.pop(EMAILS_QUEUED, False):
+        outbox.request_soon(DONOR_EMAILS_DRAIN)
 
 
 def record_failed_confirmation(attempt: GiftAttempt, message: str, failure_id: str) -> bool:

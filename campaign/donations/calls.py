@@ -39,7 +39,9 @@ THANKS = "donations.thanks"
 
 
 def _done(token: str):
-    """The answer once the gift went through: give.js goes to the thank-you page."""
+    """The answer once the gift went through (and was committed): give.js goes to the
+    thank-you page."""
+    attempts.ask_for_queued_emails()
     return private(jsonify(done=True, redirect=url_for(THANKS, token=token)))
 
 

@@ -23,3 +23,22 @@ def statements_command(year: int) -> None:
     db.session.commit()
     outbox.request_run(DONOR_EMAILS_DRAIN)
     click.echo(f"Queued {queued} statement{'' if queued == 1 else 's'} for {year}.")
+
+
+@donations_cli.command("reconcile")
+@click.option("--since", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="First day of the period (UTC), e.g. 2026-01-01.")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Day after the period (UTC); today included when not given.")
+def reconcile_command(since, until) -> None:
+    """Compare the ledger with Stripe's own records for a period; print every difference.
+    Exits 1 when there is any."""
+    from campaign.donations.reconcile import differences
+
+    found = differences(since.date(), until.date() if until else None)
+    for line in found:
+        click.echo(line)
+    if found:
+        click.echo(f"{len(found)} difference{'s' if len(found) != 1 else ''}")
+        raise SystemExit(1)
+    click.echo("no differences")

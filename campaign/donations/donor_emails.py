@@ -20,12 +20,13 @@ def queue_donor_email(session: Session, kind: DonorEmailKind, dedupe_key: str, *
     Part of the caller's transaction: the email exists exactly when what caused it does.
     The caller asks for a drain run after its commit."""
     insert = upsert_insert(session.get_bind().dialect.name)
-    statement = insert(DonorEmail).values(
+    # On the table, not the mapped class; and RETURNING, not rowcount: this INSERT reports
+    # a rowcount of -1 (SQLAlchemy 2.1 with psycopg, measured), which made every call look
+    # like a duplicate. DO NOTHING returns no row.
+    table = DonorEmail.__table__
+    statement = insert(table).values(
         dedupe_key=dedupe_key, kind=kind.value, donation_id=donation_id,
         monthly_gift_id=monthly_gift_id, supporter_id=supporter_id, year=year,
         status=DonorEmailStatus.PENDING.value, attempts=0, last_error="",
         created_at=utcnow()).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    # RETURNING, not rowcount: an INSERT here reports a rowcount of -1 (SQLAlchemy 2.1
-    # with psycopg, measured), which made every call look like a duplicate. DO NOTHING
-    # returns no row.
-    return session.execute(statement.returning(DonorEmail.id)).first() is not None
+    return session.execute(statement.returning(table.c.id)).first() is not None

@@ -12,6 +12,7 @@ difference is read in one helper here, never by callers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,21 @@ def invoice_payment_intent_id(invoice: Any) -> str | None:
     if secret and "_secret_" in secret:
         return secret.split("_secret_")[0]
     return object_id(data.get("payment_intent"))
+
+
+def invoice_subscription_id(invoice: Any) -> str | None:
+    """The subscription an invoice bills: `parent.subscription_details` on the current API,
+    `subscription` on older shapes."""
+    data = as_dict(invoice)
+    details = (data.get("parent") or {}).get("subscription_details") or {}
+    return object_id(details.get("subscription")) or object_id(data.get("subscription"))
+
+
+def invoice_period_end(invoice: Any) -> int | None:
+    """The end of the period an invoice paid for (Unix time): its lines' latest end."""
+    ends = [int((line.get("period") or {}).get("end") or 0)
+            for line in (as_dict(invoice).get("lines") or {}).get("data", []) or []]
+    return max(ends) if ends and max(ends) else None
 
 
 def subscription_period_end(subscription: Any) -> int | None:
@@ -283,6 +299,9 @@ def gateway_from_config(config: dict) -> Gateway | None:
 
 def init_gateway(app: Flask) -> None:
     app.extensions["stripe_gateway"] = gateway_from_config(app.config)
+    # The SDK logs three INFO lines per call (a worker applying events makes thousands);
+    # its warnings and errors still show.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
 
 
 def gateway() -> Gateway:

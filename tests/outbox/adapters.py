@@ -1,12 +1,18 @@
 """How the contract suite (test_contract.py) makes due rows for each drain and reads them back.
 
-Each adapter makes N due rows, claims as a worker would, names the keys a message carries
-(its Message-ID, or for a digest the letters in it) and reads the rows' states.
+Each adapter makes N due rows, claims as a worker would, names the keys a delivery carries
+(an email's Message-ID, for a digest the letters in it, for a Stripe event the payment it
+recorded), reads the rows' states, and makes a delivery fail for a while or for good. Mail
+drains share MailAdapter: their deliveries are what the test mail server received, and
+the server's 451 or 550 reply fails one.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -25,7 +31,36 @@ class Fixtures:
     query: object
 
 
-class ThankYous:
+class MailAdapter:
+    """What every mail drain shares: deliveries are received emails."""
+
+    claimed_state = "sending"
+    done_state = "sent"
+    crash_rows = 120  # due rows when a worker is killed
+
+    def keys_of(self, mail) -> list[str]:
+        return [mail.message["Message-ID"]]
+
+    def deliveries(self, smtp_sink, query, *, wait_for: int | None = None,
+                   settle: bool = True, timeout: float = 30) -> list[list[str]]:
+        """The keys of each email received (once `wait_for` have come, and, with `settle`,
+        once nothing more is arriving)."""
+        if wait_for:
+            smtp_sink.wait_for(wait_for, timeout=timeout)
+        mails = smtp_sink.settled() if settle else smtp_sink.received
+        return [self.keys_of(mail) for mail in mails]
+
+    def fail_next(self, flask_app, app_settings, smtp_sink, *, permanent: bool):
+        """The mail server refuses the next message; the app to run the drain in."""
+        smtp_sink.reply_next("550 5.1.1 Mailbox unknown" if permanent
+                             else "451 4.3.0 Mailbox busy, try later")
+        return flask_app
+
+    def slow_down(self, smtp_sink) -> None:
+        smtp_sink.handler.delay = 0.05  # messages stay in flight when the worker dies
+
+
+class ThankYous(MailAdapter):
     waiting_state = "pending"
     failed_state = "failed"
 
@@ -65,7 +100,7 @@ class ThankYous:
         assert attempts == 1 and error.startswith("550")
 
 
-class Letters:
+class Letters(MailAdapter):
     waiting_state = "queued"
     failed_state = "batched"
 
@@ -109,7 +144,7 @@ class Letters:
 PLEA = re.compile(r"Plea (\d+)\.")
 
 
-class Digests:
+class Digests(MailAdapter):
     """One office's digest carries its waiting letters; each letter here is one office's,
     marked in its body so a received digest says which letters it carried."""
 
@@ -171,7 +206,7 @@ def _letters_alone(flask_app) -> None:
     _execute(flask_app, "UPDATE actions SET thank_you_status = 'sent'")
 
 
-class DonorEmails:
+class DonorEmails(MailAdapter):
     """Receipts of one-time donations, a donor each, made straight in the ledger's tables."""
 
     waiting_state = "pending"
@@ -227,8 +262,99 @@ class DonorEmails:
         assert attempts == 1 and error.startswith("550")
 
 
+
+class StripeEvents:
+    """The donations' events drain: a delivery is one event applied to the ledger, seen as
+    the receipt it queued for the payment it recorded (one receipt per Donation: a second
+    application finds the row and queues nothing). An event fails while Stripe cannot be
+    reached for its re-fetch; for good once that happened DONATION_EVENT_MAX_ATTEMPTS
+    times."""
+
+    waiting_state = "pending"
+    claimed_state = "applying"
+    done_state = "applied"
+    failed_state = "failed"
+    # Applying an event takes a Stripe round trip, not an SMTP one: more rows keep the
+    # killed worker's batches in flight.
+    crash_rows = 300
+    # Nothing listens here: Stripe's API "down" for the failing runs.
+    UNREACHABLE_API = "http://127.0.0.1:9"
+
+    def __init__(self) -> None:
+        self._failing_apps: dict[bool, object] = {}
+
+    def make_due(self, f: Fixtures, flask_app, count: int) -> None:
+        from campaign.donations.events import store_event
+
+        run = uuid.uuid4().hex[:8]
+        with flask_app.app_context():
+            for n in range(count):
+                # A payment Stripe does not know (the ledger takes the event's own object),
+                # of an attempt the database does not hold.
+                pi = {"id": f"pi_contract_{run}_{n}", "object": "payment_intent",
+                      "status": "succeeded", "amount": 1000 + n, "amount_received": 1000 + n,
+                      "currency": "usd", "created": int(time.time()), "latest_charge": None,
+                      "metadata": {"gift_attempt": "2147480000"}}
+                body = json.dumps({"id": f"evt_contract_{run}_{n}", "object": "event",
+                                   "type": "payment_intent.succeeded",
+                                   "created": int(time.time()), "data": {"object": pi}})
+                store_event(f"evt_contract_{run}_{n}", "payment_intent.succeeded",
+                            int(time.time()), body)
+
+    def claim(self, limit: int) -> list[str]:
+        from campaign.donations.events import claim_events
+
+        return claim_events(limit)
+
+    def keys(self, query, state: str | None = None) -> set[str]:
+        where = "WHERE status = :state" if state else ""
+        return {json.loads(payload)["data"]["object"]["id"] for (payload,) in query(
+            f"SELECT payload FROM stripe_events {where}", state=state)}
+
+    def deliveries(self, smtp_sink, query, *, wait_for: int | None = None,
+                   settle: bool = True, timeout: float = 30) -> list[list[str]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            receipts = [[pi] for (pi,) in query(
+                "SELECT d.stripe_payment_intent_id FROM donor_emails e "
+                "JOIN donations d ON d.id = e.donation_id WHERE e.kind = 'receipt' "
+                "ORDER BY e.id")]
+            if len(receipts) >= (wait_for or 0):
+                return receipts
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"expected {wait_for} events applied, got {len(receipts)}")
+            time.sleep(0.05)
+
+    def states(self, query) -> list[str]:
+        return [s for (s,) in query("SELECT status FROM stripe_events ORDER BY id")]
+
+    def end_backoff(self, flask_app) -> None:
+        _execute(flask_app, "UPDATE stripe_events SET claimed_at = NULL "
+                            "WHERE status = 'pending'")
+
+    def fail_next(self, flask_app, app_settings, smtp_sink, *, permanent: bool):
+        """The app with Stripe out of reach (and, for good, one try allowed)."""
+        from campaign import create_app
+
+        if permanent not in self._failing_apps:
+            self._failing_apps[permanent] = create_app({
+                **app_settings, "STRIPE_API_BASE": self.UNREACHABLE_API,
+                "DONATION_EVENT_MAX_ATTEMPTS": 1 if permanent else 8})
+        return self._failing_apps[permanent]
+
+    def check_failure(self, query) -> None:
+        [(attempts, error)] = query("SELECT attempts, last_error FROM stripe_events")
+        assert attempts == 1 and error.startswith("APIConnectionError"), error
+        assert query("SELECT count(*) FROM donations") == [(0,)]
+
+    def slow_down(self, smtp_sink) -> None:
+        pass  # each event's re-fetch from Stripe is its time in flight
+
+
+
 ADAPTERS = {"supporters.send_thank_yous": ThankYous(), "letters.deliver": Letters(),
-            "letters.send_digests": Digests(), "donations.send_donor_emails": DonorEmails()}
+            "letters.send_digests": Digests(), "donations.send_donor_emails": DonorEmails(),
+            "donations.apply_events": StripeEvents()}
 # Digests go out when beat runs them, not when a row is written: the crash test asks for
 # their runs as beat would.
 BEAT_DRIVEN = {"letters.send_digests"}

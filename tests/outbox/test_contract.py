@@ -1,11 +1,15 @@
 """The outbox contract (campaign/outbox.py), run over every registered drain.
 
 Each drain is claimed once under two concurrent claimers, loses nothing when a real worker
-is SIGKILLed between claim and record (duplicates <= messages in flight <= processes), is
+is SIGKILLed between claim and record (duplicates <= deliveries in flight <= processes), is
 swept after its claim expiry, retries a transient failure and delivers once, and sends a
 permanent failure down its own failure path. A drain is tested through a small adapter
-below (how to make N due rows, what a message's keys are, the rows' states); a drain
-registered without one fails the suite.
+(tests/outbox/adapters.py: how to make N due rows, what a delivery's keys are, the rows'
+states, how a delivery fails); a drain registered without one fails the suite.
+
+A delivery is what the drain exists to do: an email the mail server took, for a mail
+drain; for a drain that applies Stripe's events, the ledger's effect of one event. Each
+adapter says how its deliveries are read and how one fails for a while or for good.
 """
 
 from __future__ import annotations
@@ -80,44 +84,43 @@ def test_a_claim_whose_worker_died_is_swept_after_its_expiry(drain, short_claims
         assert len(adapter.claim(10)) == 3
         db.session.commit()
     run_here(short_claims_app, registered.sweep)
-    assert run_here(short_claims_app, name) == 0  # the claims are live: nobody sends
-    assert adapter.keys(query, "sending") == adapter.keys(query)
+    assert run_here(short_claims_app, name) == 0  # the claims are live: nobody delivers
+    assert adapter.keys(query, adapter.claimed_state) == adapter.keys(query)
 
     time.sleep(SHORT_CLAIM_EXPIRES + 0.5)
     run_here(short_claims_app, registered.sweep)
     run_here(short_claims_app, name)
-    received = smtp_sink.settled()
-    delivered = Counter(key for mail in received for key in adapter.keys_of(mail))
+    delivered = Counter(key for keys in adapter.deliveries(smtp_sink, query) for key in keys)
     assert set(delivered) == adapter.keys(query) and set(delivered.values()) == {1}
-    assert set(adapter.states(query)) == {"sent"}
+    assert set(adapter.states(query)) == {adapter.done_state}
 
 
-def test_a_transient_failure_is_retried_and_delivered_once(drain, app, fixtures, smtp_sink,
-                                                           query):
+def test_a_transient_failure_is_retried_and_delivered_once(drain, app, app_settings, fixtures,
+                                                           smtp_sink, query):
     name, _, adapter = drain
     adapter.make_due(fixtures, app, 1)
-    smtp_sink.reply_next("451 4.3.0 Mailbox busy, try later")
-    assert run_here(app, name) == 0
-    assert smtp_sink.received == []
+    failing = adapter.fail_next(app, app_settings, smtp_sink, permanent=False)
+    assert run_here(failing, name) == 0
+    assert adapter.deliveries(smtp_sink, query, settle=False) == []
     assert adapter.states(query) == [adapter.waiting_state]
 
     adapter.end_backoff(app)  # as if its backoff were over
     run_here(app, name)  # (or a worker of the session, on the retry's countdown, first)
-    [mail] = smtp_sink.wait_for(1) and smtp_sink.settled()
-    assert adapter.keys_of(mail) == sorted(adapter.keys(query))
-    assert adapter.states(query) == ["sent"]
+    [keys] = adapter.deliveries(smtp_sink, query, wait_for=1)
+    assert keys == sorted(adapter.keys(query))
+    assert adapter.states(query) == [adapter.done_state]
 
 
-def test_a_permanent_failure_takes_the_drain_s_failure_path(drain, app, fixtures, smtp_sink,
-                                                            query):
+def test_a_permanent_failure_takes_the_drain_s_failure_path(drain, app, app_settings, fixtures,
+                                                            smtp_sink, query):
     name, _, adapter = drain
     adapter.make_due(fixtures, app, 1)
-    smtp_sink.reply_next("550 5.1.1 Mailbox unknown")
-    assert run_here(app, name) == 0
+    failing = adapter.fail_next(app, app_settings, smtp_sink, permanent=True)
+    assert run_here(failing, name) == 0
     assert adapter.states(query) == [adapter.failed_state]
     adapter.check_failure(query)
     assert run_here(app, name) == 0  # and is not tried again
-    assert smtp_sink.settled() == []
+    assert adapter.deliveries(smtp_sink, query) == []
 
 
 @pytest.mark.worker
@@ -130,9 +133,9 @@ def test_a_killed_worker_loses_nothing_and_duplicates_at_most_what_was_in_flight
     timings = claim_expiries(CRASH_CLAIM_EXPIRES)
     crash_app = create_app({**app_settings, **timings, "CELERY_QUEUE": queue})
     env = {**worker_env, "CELERY_QUEUE": queue, **{k: str(v) for k, v in timings.items()}}
-    adapter.make_due(fixtures, crash_app, 80 if name in BEAT_DRIVEN else 120)
+    adapter.make_due(fixtures, crash_app, 80 if name in BEAT_DRIVEN else adapter.crash_rows)
     expected = adapter.keys(query)
-    smtp_sink.handler.delay = 0.05  # keep messages in flight when the worker dies
+    adapter.slow_down(smtp_sink)  # keep deliveries in flight when the worker dies
 
     def ask_for_runs() -> None:
         with crash_app.app_context():
@@ -142,13 +145,13 @@ def test_a_killed_worker_loses_nothing_and_duplicates_at_most_what_was_in_flight
     worker = WorkerProcess(env, tmp_path / "killed-worker.log", concurrency=CONCURRENCY)
     worker.start()
     ask_for_runs()
-    smtp_sink.wait_for(20, timeout=60)
+    adapter.deliveries(smtp_sink, query, wait_for=20, settle=False, timeout=60)
     worker.kill()
-    before = smtp_sink.settled()
-    claimed = adapter.keys(query, "sending")
-    # In flight: taken by the mail server from the killed worker, not recorded as sent.
-    in_flight = sum(1 for mail in before if claimed & set(adapter.keys_of(mail)))
-    delivered_before = {key for mail in before for key in adapter.keys_of(mail)}
+    before = adapter.deliveries(smtp_sink, query)
+    claimed = adapter.keys(query, adapter.claimed_state)
+    # In flight: delivered by the killed worker (the mail server took it), not recorded.
+    in_flight = sum(1 for keys in before if claimed & set(keys))
+    delivered_before = {key for keys in before for key in keys}
     assert delivered_before < expected, "the kill came too late to test anything"
 
     replacement = WorkerProcess(env, tmp_path / "replacement-worker.log",
@@ -158,23 +161,23 @@ def test_a_killed_worker_loses_nothing_and_duplicates_at_most_what_was_in_flight
         deadline = time.monotonic() + 90
         next_beat = time.monotonic()
         # Until the rows say every message went: then what the mail server holds is final.
-        while adapter.keys(query, "sent") != expected:
-            assert time.monotonic() < deadline, (len(smtp_sink.received), len(expected))
+        while adapter.keys(query, adapter.done_state) != expected:
+            assert time.monotonic() < deadline, (len(delivered_before), len(expected))
             if name in BEAT_DRIVEN and time.monotonic() >= next_beat:
                 ask_for_runs()  # what beat does on the digests' cadence
                 next_beat = time.monotonic() + 2
             time.sleep(0.5)
-        received = smtp_sink.settled()
+        received = adapter.deliveries(smtp_sink, query)
     finally:
         replacement.stop()
 
     seen: set[str] = set()
-    duplicates = 0  # messages that carried something an earlier one had carried
-    for mail in received:
-        keys = set(adapter.keys_of(mail))
+    duplicates = 0  # deliveries that carried something an earlier one had carried
+    for delivery in received:
+        keys = set(delivery)
         duplicates += bool(keys & seen)
         seen |= keys
-    assert seen == expected, f"{len(expected - seen)} recorded as sent, never received"
+    assert seen == expected, f"{len(expected - seen)} recorded as done, never delivered"
     print(f"{name}: in flight at the kill {in_flight}, duplicates {duplicates}")
     assert duplicates <= in_flight <= CONCURRENCY
-    assert not adapter.keys(query, "sending")
+    assert not adapter.keys(query, adapter.claimed_state)

@@ -15,8 +15,9 @@ def test_celery_s_task_modules_and_beat_schedule_come_from_the_registered_drains
         app_settings):
     celery = create_app(app_settings).extensions["celery"]
     assert sorted(celery.conf.imports) == ["workers.donations", "workers.letters",
-                                           "workers.supporters"]
+                                           "workers.stripe_events", "workers.supporters"]
     assert celery.conf.beat_schedule == {
+        "sweep-stripe-events": {"task": "donations.sweep_events", "schedule": 60.0},
         "sweep-letters": {"task": "letters.sweep", "schedule": 60.0},
         "sweep-thank-yous": {"task": "supporters.sweep_thank_yous", "schedule": 60.0},
         "send-letter-digests": {"task": "letters.send_digests", "schedule": 900.0},
