@@ -49,7 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Tests with a live Celery worker run last: once started, the worker consumes every
     # queued task, which would race the in-process tests that inspect pending rows.
-    items.sort(key=lambda item: item.get_closest_marker("worker") is not None)
+    # A test that asks for the session's worker without the marker starts it all the same:
+    # it sorts last too.
+    items.sort(key=lambda item: item.get_closest_marker("worker") is not None
+               or "celery_worker" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -113,6 +115,22 @@ class ThrowawayRedis:
         """Stops and starts the server on the same port: everything in it is lost."""
         self.stop()
         self.start()
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """`app` served over real HTTP on loopback from a thread; yields its origin."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
 
 
 class LocalStripe:

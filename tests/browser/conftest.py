@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -10,9 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, Route, sync_playwright
-from werkzeug.serving import make_server
 
-from tests.servers import free_port
+from tests.servers import served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,13 +25,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def live_server(app: Flask) -> Iterator[str]:
     """Serves the session's app from a thread; yields its origin."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-    server.server_close()
+    with served(app) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="session")

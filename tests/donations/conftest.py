@@ -3,27 +3,20 @@ webhooks, and a page to give on."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
-from tests.servers import free_port
+from tests.servers import served
 
 
 @pytest.fixture(scope="module")
 def served_app(app: Flask) -> Iterator[str]:
     """The app served from a thread; yields its origin."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(10)
-    server.server_close()
+    with served(app) as origin:
+        yield origin
 
 
 # The local server posts each event about a second after the call that caused it, to

@@ -46,6 +46,7 @@ def receipt_settings(app, monkeypatch):
                         "Gifts to us are tax-deductible as the law allows.")
 
 
+@pytest.mark.worker
 def test_a_one_time_receipt_reaches_the_mail_server_through_a_real_worker(
         app, celery_worker, smtp_sink, query):
     with app.app_context():
@@ -70,6 +71,7 @@ def test_a_one_time_receipt_reaches_the_mail_server_through_a_real_worker(
     assert query("SELECT status, attempts FROM donor_emails") == [("sent", 1)]
 
 
+@pytest.mark.worker
 def test_a_monthly_receipt_reaches_the_mail_server_through_a_real_worker(
         app, celery_worker, smtp_sink, query):
     with app.app_context():
