@@ -70,6 +70,13 @@ def mark_processing(attempt: GiftAttempt) -> None:
         attempt.status = AttemptStatus.PROCESSING.value
 
 
+def stripe_key(attempt: GiftAttempt) -> str:
+    """What the idempotency keys of this attempt's Stripe objects are made from: its id and
+    the start of its token's digest (the digest, not the token, so the key opens nothing).
+    An id alone repeats across a restored or a second database on one Stripe account."""
+    return f"{attempt.id}-{attempt.token_digest[:16]}"
+
+
 def mark_succeeded(attempt: GiftAttempt, paid: Any) -> None:
     """The one place a gift becomes successful: `paid` is the succeeded PaymentIntent
     (one-time) or the active subscription (monthly), as a dict of what Stripe returned.

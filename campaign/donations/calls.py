@@ -131,7 +131,8 @@ def _payment_intent_secret(attempt: GiftAttempt, page_id: str) -> str:
         page = attempt_page(attempt)
         intent = stripe.create_payment_intent(
             attempt.id, attempt.charged_amount, attempt.currency, attempt.email,
-            f"Gift: {page.title}"[:200] if page else "Gift", {"page": page_id})
+            f"Gift: {page.title}"[:200] if page else "Gift", {"page": page_id},
+            key=attempts.stripe_key(attempt))
         attempt.stripe_payment_intent_id = intent["id"]
     return intent["client_secret"]
 
@@ -140,12 +141,14 @@ def _setup_intent_secret(attempt: GiftAttempt) -> str:
     stripe = gateway()
     if not attempt.stripe_customer_id:
         customer = stripe.create_customer(attempt.id, attempt.email,
-                                          f"{attempt.first_name} {attempt.last_name}")
+                                          f"{attempt.first_name} {attempt.last_name}",
+                                          key=attempts.stripe_key(attempt))
         attempt.stripe_customer_id = customer["id"]
     if attempt.stripe_setup_intent_id:
         intent = stripe.retrieve_setup_intent(attempt.stripe_setup_intent_id)
     else:
-        intent = stripe.create_setup_intent(attempt.id, attempt.stripe_customer_id)
+        intent = stripe.create_setup_intent(attempt.id, attempt.stripe_customer_id,
+                                            key=attempts.stripe_key(attempt))
         attempt.stripe_setup_intent_id = intent["id"]
     return intent["client_secret"]
 
@@ -266,7 +269,8 @@ def subscribe(token: str):
             stripe.make_default_card(attempt.stripe_customer_id, method_id)
             subscription = as_dict(stripe.create_subscription(
                 attempt.id, attempt.stripe_customer_id, attempt.charged_amount,
-                attempt.currency, {"page": str(attempt.action_page_id)}))
+                attempt.currency, {"page": str(attempt.action_page_id)},
+                key=attempts.stripe_key(attempt)))
             attempt.stripe_subscription_id = subscription["id"]
             db.session.commit()
             attempt = attempt_or_404(token, lock=True)

@@ -2,8 +2,12 @@
 holds every other module to it).
 
 Every call that creates something sends an idempotency key derived from our own row
-(`gift-<attempt id>-payment`, `refund-<refund id>`, …), so a request retried after a timeout
-or a double click never makes a second charge, subscription or refund.
+(`gift-<attempt key>-payment`, `refund-<payment intent>-<refund id>`, …), so a request
+retried after a timeout or a double click never makes a second charge, subscription or
+refund. A gift attempt's key (campaign.donations.attempts.stripe_key) joins its id to part
+of its random token's digest: ids alone repeat when a database is restored or a second
+installation (staging) shares the Stripe account, and Stripe would answer a new gift with
+an old one's PaymentIntent.
 
 Shapes differ between Stripe's current API and the local Stripe-compatible server the
 tests and the demo use (an invoice's PaymentIntent, a subscription's period end): each
@@ -122,12 +126,12 @@ class Gateway:
     # -- one-time gifts ------------------------------------------------------------------
     def create_payment_intent(self, attempt_id: int, amount: int, currency: str,
                               email: str, description: str,
-                              metadata: dict[str, str]) -> Any:
+                              metadata: dict[str, str], *, key: str | None = None) -> Any:
         return self.client.v1.payment_intents.create(
             params={"amount": amount, "currency": currency, "payment_method_types": ["card"],
                     "description": description, "receipt_email": email,
                     "metadata": {"gift_attempt": str(attempt_id), **metadata}},
-            options={"idempotency_key": f"gift-{attempt_id}-payment"})
+            options={"idempotency_key": f"gift-{key or attempt_id}-payment"})
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> Any:
         return self.client.v1.payment_intents.retrieve(payment_intent_id)
@@ -147,18 +151,20 @@ class Gateway:
         return charges[-1] if charges else {}
 
     # -- monthly gifts: card saved first (a SetupIntent), then the subscription -----------
-    def create_customer(self, attempt_id: int, email: str, name: str) -> Any:
+    def create_customer(self, attempt_id: int, email: str, name: str, *,
+                        key: str | None = None) -> Any:
         return self.client.v1.customers.create(
             params={"email": email, "name": name,
                     "metadata": {"gift_attempt": str(attempt_id)}},
-            options={"idempotency_key": f"gift-{attempt_id}-customer"})
+            options={"idempotency_key": f"gift-{key or attempt_id}-customer"})
 
-    def create_setup_intent(self, attempt_id: int, customer_id: str) -> Any:
+    def create_setup_intent(self, attempt_id: int, customer_id: str, *,
+                            key: str | None = None) -> Any:
         return self.client.v1.setup_intents.create(
             params={"customer": customer_id, "payment_method_types": ["card"],
                     "usage": "off_session",
                     "metadata": {"gift_attempt": str(attempt_id)}},
-            options={"idempotency_key": f"gift-{attempt_id}-setup"})
+            options={"idempotency_key": f"gift-{key or attempt_id}-setup"})
 
     def retrieve_setup_intent(self, setup_intent_id: str) -> Any:
         return self.client.v1.setup_intents.retrieve(setup_intent_id)
@@ -186,12 +192,13 @@ class Gateway:
         return plan_id
 
     def create_subscription(self, attempt_id: int, customer_id: str, amount: int,
-                            currency: str, metadata: dict[str, str]) -> Any:
+                            currency: str, metadata: dict[str, str], *,
+                            key: str | None = None) -> Any:
         plan_id = self.ensure_unit_plan(currency)
         return self.client.v1.subscriptions.create(
             params={"customer": customer_id, "items": [{"plan": plan_id, "quantity": amount}],
                     "metadata": {"gift_attempt": str(attempt_id), **metadata}},
-            options={"idempotency_key": f"gift-{attempt_id}-subscription"})
+            options={"idempotency_key": f"gift-{key or attempt_id}-subscription"})
 
     def retrieve_subscription(self, subscription_id: str) -> Any:
         return self.client.v1.subscriptions.retrieve(subscription_id)
@@ -231,7 +238,8 @@ class Gateway:
             params={"customer": customer_id, "payment_method_types": ["card"],
                     "usage": "off_session",
                     "metadata": {"monthly_gift": str(monthly_gift_id)}},
-            options={"idempotency_key": f"monthly-gift-{monthly_gift_id}-card-{attempt}"})
+            options={"idempotency_key":
+                     f"monthly-gift-{monthly_gift_id}-{customer_id}-card-{attempt}"})
 
     def pay_open_invoices(self, subscription_id: str, idempotency_prefix: str) -> dict[str, str]:
         """Charges the subscription's open (unpaid) invoices now, on the customer's default
@@ -253,7 +261,8 @@ class Gateway:
     def refund(self, refund_id: int, payment_intent_id: str, amount: int) -> Any:
         return self.client.v1.refunds.create(
             params={"payment_intent": payment_intent_id, "amount": amount},
-            options={"idempotency_key": f"refund-{refund_id}"})
+            # The PaymentIntent too: refund ids of a restored or second database can repeat.
+            options={"idempotency_key": f"refund-{payment_intent_id}-{refund_id}"})
 
     # -- webhooks ------------------------------------------------------------------------
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> None:

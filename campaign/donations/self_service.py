@@ -103,7 +103,7 @@ def _set_quantity(gift: MonthlyGift, charged: int) -> None:
     # timeout) changes the subscription once. Going back to an earlier amount within
     # Stripe's 24 hours of keys would replay the earlier answer and change nothing: seen
     # by reading the subscription back, and then made under a key of its own.
-    key = f"monthly-gift-{gift.id}-amount-{gift.amount}-to-{charged}"
+    key = f"monthly-gift-{gift.stripe_subscription_id}-amount-{gift.amount}-to-{charged}"
     gateway().change_subscription_amount(gift.stripe_subscription_id, charged, key)
     current = gateway().retrieve_subscription(gift.stripe_subscription_id)
     if subscription_quantity(current)[1] != charged:

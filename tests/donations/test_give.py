@@ -318,6 +318,36 @@ def test_giving_works_on_the_embedded_default(embedded_app, local_stripe):
     assert query("SELECT reason, blocked FROM gift_block_counts") == [("challenge", 1)]
 
 
+def test_a_second_database_with_the_same_attempt_ids_gets_payments_of_its_own(
+        app_settings, migrated_sqlite, tmp_path):
+    """Two installations on one Stripe account (staging beside production, or a database
+    restored from a backup) number their gift attempts from 1 alike. Keys made of the id
+    alone made Stripe answer the second database's first gift with the first's
+    PaymentIntent (seen: a replayed client secret for a payment already made)."""
+    import shutil
+
+    from campaign import create_app
+    from campaign.extensions import db
+    from tests.conftest import _embedded_settings, own_celery_default, page_maker, sql_reader
+
+    payments = []
+    for n in range(2):
+        database = tmp_path / f"install{n}.sqlite3"
+        shutil.copyfile(migrated_sqlite, database)
+        with own_celery_default():
+            site = create_app(_embedded_settings(app_settings, database, tmp_path / f"out{n}"))
+            client = site.test_client()
+            token, csrf = open_card_step(client, donation_page(site, page_maker(site)))
+            assert start(client, token, csrf).status_code == 200
+            [(attempt_id, intent)] = sql_reader(site)(
+                "SELECT id, stripe_payment_intent_id FROM gift_attempts")
+            payments.append((attempt_id, intent))
+            with site.app_context():
+                db.engine.dispose()
+    assert payments[0][0] == payments[1][0]  # the same attempt id in both databases
+    assert payments[0][1] != payments[1][1]  # and yet a PaymentIntent each
+
+
 def test_gunicorn_logs_no_card_step_token(app, client, slug, worker_env, tmp_path):
     """Real gunicorn with our logger class, an access log of every field that can carry
     a path (request line, path, query, Referer)."""
