@@ -204,6 +204,8 @@ def record_payment_intent(pi: Any) -> Donation | None:
                 return record_invoice_payment(invoice)
         return None
     attempt = db.session.get(GiftAttempt, attempt_id)
+    if _made_for_another(attempt, attempt and attempt.stripe_payment_intent_id, pi["id"]):
+        return None
     amount = int(pi.get("amount_received") or pi.get("amount") or 0)
     if amount <= 0:
         return None
@@ -291,6 +293,8 @@ def record_subscription(sub: Any) -> MonthlyGift | None:
         if attempt_id is None or quantity <= 0:
             return None
         attempt = db.session.get(GiftAttempt, attempt_id)
+        if _made_for_another(attempt, attempt and attempt.stripe_subscription_id, sub["id"]):
+            return None
         insert = upsert_insert(db.engine.dialect.name)
         db.session.execute(insert(MonthlyGift.__table__).values(
             stripe_subscription_id=sub["id"],
@@ -513,6 +517,13 @@ def _current(fetch: Callable[[str], Any], object_id_: str | None,
         if exc.http_status == 404:
             return fallback, False
         raise
+
+
+def _made_for_another(attempt: GiftAttempt | None, ours: str | None, theirs: str) -> bool:
+    """True when the attempt the metadata names made a different Stripe object: the event
+    is another database's (a restored backup, a second installation on the account),
+    whose attempt ids repeat ours."""
+    return attempt is not None and ours is not None and ours != theirs
 
 
 def _int(value: Any) -> int | None:

@@ -98,6 +98,28 @@ def test_record_payment_intent_and_record_subscription_for_the_thank_you_page(
     assert len(_emails(query)) == 1
 
 
+def test_news_of_another_database_s_payment_is_not_taken_for_ours(app, query, gift_page):
+    """Gift attempt ids repeat across a restored or a second database on one Stripe account:
+    a payment whose metadata names our attempt, but not the payment our attempt made, is
+    another database's gift and stays out of our ledger."""
+    from campaign.donations.ledger import record_payment_intent, record_subscription
+    from campaign.donations.models import GiftAttempt
+    from campaign.extensions import db
+
+    attempt_id, page_id = make_attempt(app, gift_page, amount=2500)
+    theirs = pay_once(app, attempt_id, page_id, 2500)
+    their_subscription = subscribe(app, attempt_id, page_id, 900)
+    with app.app_context():
+        attempt = db.session.get(GiftAttempt, attempt_id)
+        attempt.stripe_payment_intent_id = "pi_made_by_this_database"
+        attempt.stripe_subscription_id = "sub_made_by_this_database"
+        assert record_payment_intent(theirs) is None
+        assert record_subscription(their_subscription) is None
+        db.session.commit()
+    assert query("SELECT count(*) FROM donations") == [(0,)]
+    assert query("SELECT count(*) FROM monthly_gifts") == [(0,)]
+
+
 # -- events the local server never sends, signed here ----------------------------------
 
 def test_partial_then_full_refund_and_a_late_old_event(app, client, secret, query, gift_page):
