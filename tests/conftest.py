@@ -245,6 +245,19 @@ def clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
+def one_connection_app(app_settings: dict, app: Flask) -> Iterator[Flask]:
+    """The app with a pool of exactly one connection: every statement shares it. Hot
+    paths run dozens of times on it, because psycopg prepares a statement after five runs
+    and PostgreSQL's generic plan then behaves differently (tests/letters/
+    test_one_connection.py says how)."""
+    single = create_app({**app_settings, "SQLALCHEMY_ENGINE_OPTIONS": {
+        "pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}})
+    yield single
+    with single.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

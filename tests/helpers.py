@@ -65,3 +65,24 @@ def claim_while_another_holds_its_claim(app, claim: Callable[[int], list[int]],
         first_may_commit.set()
         thread.join(10)
     return first, second
+
+
+def backend_pid() -> int:
+    """The PostgreSQL backend the app's session is on (one-connection tests assert it never
+    changes: the pool did not quietly open another connection)."""
+    from sqlalchemy import text
+
+    from campaign.extensions import db
+
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.commit()
+    return pid
+
+
+def prepared_statements() -> int:
+    """How many statements psycopg prepared on this connection (after five runs of one)."""
+    from sqlalchemy import text
+
+    from campaign.extensions import db
+
+    return db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))

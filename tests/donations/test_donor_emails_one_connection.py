@@ -12,18 +12,15 @@ from campaign.donations import mailer
 from campaign.donations.statements import queue_statements
 from campaign.extensions import db
 from tests.donations import ledger_rows
-from tests.letters.test_one_connection import (  # noqa: F401 (a fixture)
-    RUNS,
-    _backend_pid,
-    _prepared_statements,
-    one_connection_app,
-)
+from tests.helpers import backend_pid, prepared_statements
+
+RUNS = 25
 
 
 def test_queueing_claiming_and_recording_donor_emails_work_on_the_25th_run(
-        one_connection_app, query):  # noqa: F811 (the fixture imported above)
+        one_connection_app, query):
     with one_connection_app.app_context():
-        pid = _backend_pid()
+        pid = backend_pid()
         page = ledger_rows.donation_page("one-connection")
         donor = ledger_rows.supporter("one@example.org")
         db.session.commit()
@@ -42,14 +39,14 @@ def test_queueing_claiming_and_recording_donor_emails_work_on_the_25th_run(
             db.session.commit()
             with mailer.recording_donor_email_sent() as record_sent:
                 record_sent(claimed)
-        assert _prepared_statements() > 0
-        assert _backend_pid() == pid
+        assert prepared_statements() > 0
+        assert backend_pid() == pid
     assert query("SELECT status, count(*) FROM donor_emails GROUP BY status") == [
         ("sent", RUNS)]
 
 
 def test_queueing_statements_works_on_the_25th_run(
-        one_connection_app, query):  # noqa: F811 (the fixture imported above)
+        one_connection_app, query):
     with one_connection_app.app_context():
         page = ledger_rows.donation_page("statements-one-connection")
         for n in range(3):

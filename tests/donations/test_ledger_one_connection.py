@@ -7,31 +7,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
-from flask import Flask
-from sqlalchemy import text
-
-from campaign import create_app
 from campaign.donations.events import APPLY_EVENTS, SWEEP_EVENTS, oldest_event_due_since
 from campaign.extensions import db
 from tests.donations.ledger_kit import event_body, make_attempt, post_event
+from tests.helpers import backend_pid, prepared_statements
 
 RUNS = 30
-
-
-@pytest.fixture
-def one_connection_app(app_settings: dict, app: Flask) -> Flask:
-    single = create_app({**app_settings, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}})
-    yield single
-    with single.app_context():
-        db.engine.dispose()
-
-
-def _backend_pid() -> int:
-    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
-    db.session.commit()
-    return pid
 
 
 def test_webhook_and_drain_work_on_the_30th_run_of_one_connection(one_connection_app,
@@ -42,7 +23,7 @@ def test_webhook_and_drain_work_on_the_30th_run_of_one_connection(one_connection
     client = app.test_client()
     tasks = app.extensions["celery"].tasks
     with app.app_context():
-        pid = _backend_pid()
+        pid = backend_pid()
     for n in range(RUNS):
         # A payment Stripe does not know: the ledger takes the event's own object.
         pi = {"id": f"pi_one_connection_{n}", "object": "payment_intent", "status": "succeeded",
@@ -59,10 +40,10 @@ def test_webhook_and_drain_work_on_the_30th_run_of_one_connection(one_connection
         tasks[APPLY_EVENTS].apply()
         with app.app_context():
             assert oldest_event_due_since() is None
-            assert _backend_pid() == pid
+            assert backend_pid() == pid
     assert query("SELECT status, count(*) FROM stripe_events GROUP BY status") == [
         ("applied", RUNS)]
     assert query("SELECT count(*), count(DISTINCT supporter_id) FROM donations") == [(RUNS, 1)]
     assert query("SELECT count(*) FROM donor_emails WHERE kind = 'receipt'") == [(RUNS,)]
     with app.app_context():
-        assert db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements")) > 0
+        assert prepared_statements() > 0

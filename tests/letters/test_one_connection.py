@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-from flask import Flask
 from sqlalchemy import text
 
-from campaign import create_app
 from campaign.extensions import db
 from campaign.health.drains import record_drain_run
 from campaign.letters import delivery
@@ -30,28 +27,9 @@ from campaign.supporters.services import (
     record_signature,
     requeue_abandoned_thank_yous,
 )
+from tests.helpers import backend_pid, prepared_statements
 
 RUNS = 25
-
-
-@pytest.fixture
-def one_connection_app(app_settings: dict, app: Flask) -> Flask:
-    """The app with a pool of exactly one connection: every statement shares it."""
-    single = create_app({**app_settings, "SQLALCHEMY_ENGINE_OPTIONS": {
-        "pool_size": 1, "max_overflow": 0, "pool_pre_ping": True}})
-    yield single
-    with single.app_context():
-        db.engine.dispose()
-
-
-def _backend_pid() -> int:
-    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
-    db.session.commit()
-    return pid
-
-
-def _prepared_statements() -> int:
-    return db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
 
 
 def test_opening_fallback_batches_works_on_the_25th_run(one_connection_app, letter_page,
@@ -59,7 +37,7 @@ def test_opening_fallback_batches_works_on_the_25th_run(one_connection_app, lett
     slug, _ = letter_page(targets=[(f"Office {n}", "Clerk", None) for n in range(RUNS)])
     write_letters(slug, count=2, flask_app=one_connection_app)
     with one_connection_app.app_context():
-        pid = _backend_pid()
+        pid = backend_pid()
         target_ids = [row[0] for row in db.session.execute(
             text("SELECT DISTINCT target_id FROM letters ORDER BY 1"))]
         assert len(target_ids) == RUNS
@@ -68,8 +46,8 @@ def test_opening_fallback_batches_works_on_the_25th_run(one_connection_app, lett
                 batch = delivery.open_batch_for(target_id)
                 assert batch.target_id == target_id
                 db.session.commit()
-        assert _prepared_statements() > 0  # the driver did prepare them
-        assert _backend_pid() == pid
+        assert prepared_statements() > 0  # the driver did prepare them
+        assert backend_pid() == pid
 
 
 def test_a_delivery_run_after_many_runs_still_batches_and_sends(one_connection_app,
@@ -81,7 +59,7 @@ def test_a_delivery_run_after_many_runs_still_batches_and_sends(one_connection_a
                           target_hourly_cap=100000)
     tasks = one_connection_app.extensions["celery"].tasks
     with one_connection_app.app_context():
-        pid = _backend_pid()
+        pid = backend_pid()
     for _ in range(RUNS):
         write_letters(slug, count=1, flask_app=one_connection_app)
         with one_connection_app.app_context():
@@ -90,13 +68,13 @@ def test_a_delivery_run_after_many_runs_still_batches_and_sends(one_connection_a
         ("batched", RUNS), ("sent", RUNS)]
     assert len(smtp_sink.wait_for(RUNS)) == RUNS
     with one_connection_app.app_context():
-        assert _backend_pid() == pid
+        assert backend_pid() == pid
 
 
 def test_signatures_many_times_on_one_connection(one_connection_app, create_page, query):
     slugs = [create_page(), create_page()]
     with one_connection_app.app_context():
-        pid = _backend_pid()
+        pid = backend_pid()
         page_ids = [load_page_view(slug).id for slug in slugs]
         db.session.commit()  # the connection goes back to the pool for the signatures
         for n in range(RUNS):
@@ -112,7 +90,7 @@ def test_signatures_many_times_on_one_connection(one_connection_app, create_page
                 email=f"writer{n}@example.org", first_name="C", last_name="D"), "v1")
             assert not result.is_duplicate
             db.session.commit()
-        assert _backend_pid() == pid
+        assert backend_pid() == pid
     assert query("SELECT count(*) FROM actions") == [(RUNS * 3,)]
 
 
@@ -122,13 +100,13 @@ def test_view_counts_flush_many_times_on_one_connection(one_connection_app, crea
     counter = one_connection_app.extensions["view_counter"]
     with one_connection_app.app_context():
         page_id = load_page_view(slug).id
-        pid = _backend_pid()
+        pid = backend_pid()
     for n in range(RUNS):
         counter.add(page_id, date(2026, 12, 1), f"source-{n % 3}")
         counter.flush()
     assert query("SELECT sum(views) FROM page_view_counts") == [(RUNS,)]
     with one_connection_app.app_context():
-        assert _backend_pid() == pid
+        assert backend_pid() == pid
 
 
 def test_claims_and_the_sweep_many_times_on_one_connection(one_connection_app, letter_page,
@@ -137,7 +115,7 @@ def test_claims_and_the_sweep_many_times_on_one_connection(one_connection_app, l
                           target_hourly_cap=100000)
     write_letters(slug, count=RUNS, flask_app=one_connection_app)
     with one_connection_app.app_context():
-        pid = _backend_pid()
+        pid = backend_pid()
         for _ in range(RUNS):
             claimed = delivery.claim_letters(1, get_settings)
             assert len(claimed.to_send) == 1
@@ -145,7 +123,7 @@ def test_claims_and_the_sweep_many_times_on_one_connection(one_connection_app, l
             delivery.requeue_abandoned(claim_expires=delivery.CAP_WINDOW)
             delivery.letters_due()
             db.session.commit()
-        assert _backend_pid() == pid
+        assert backend_pid() == pid
 
 
 def test_thank_you_claims_and_drain_records_many_times_on_one_connection(
@@ -157,7 +135,7 @@ def test_thank_you_claims_and_drain_records_many_times_on_one_connection(
         for n in range(RUNS):
             commit_signature(page_id, Signature(email=f"thanked{n}@example.org",
                                                 first_name="A", last_name="B"), "v1")
-        pid = _backend_pid()
+        pid = backend_pid()
         for _ in range(RUNS):
             [action_id] = claim_thank_yous(1)
             mark_thank_you_sent(action_id)
@@ -166,7 +144,7 @@ def test_thank_you_claims_and_drain_records_many_times_on_one_connection(
             db.session.commit()
             record_drain_run("supporters.send_thank_yous")
             record_drain_run("letters.deliver", "ValueError: a test")
-        assert _backend_pid() == pid
+        assert backend_pid() == pid
     assert query("SELECT count(*) FROM actions WHERE thank_you_status = 'sent'") == [(RUNS,)]
     assert query("SELECT name, failures_in_a_row FROM drain_states ORDER BY name") == [
         ("letters.deliver", RUNS), ("supporters.send_thank_yous", 0)]
@@ -199,7 +177,7 @@ def test_private_links_and_staff_sessions_many_times_on_one_connection(
         user = create_staff_user("one.connection@example.org", name="One Connection",
                                  password="correct horse battery staple")
         db.session.commit()
-        pid = _backend_pid()
+        pid = backend_pid()
         action_ids = [row[0] for row in db.session.execute(text(
             "SELECT DISTINCT action_id FROM letters ORDER BY 1"))]
         supporter_ids = [row[0] for row in db.session.execute(text(
@@ -223,4 +201,4 @@ def test_private_links_and_staff_sessions_many_times_on_one_connection(
             end_staff_session(session_token)
             db.session.commit()
             assert staff_session_user(session_token, idle=hours, lifetime=hours) is None
-        assert _backend_pid() == pid
+        assert backend_pid() == pid
