@@ -210,18 +210,27 @@ def _finish_monthly(attempt: GiftAttempt, token: str):
     if not attempt.stripe_subscription_id:
         return _json_error("This monthly gift has not started yet.", 409)
     subscription = as_dict(stripe.retrieve_subscription(attempt.stripe_subscription_id))
-    if subscription.get("status") in ("active", "trialing"):
-        attempts.mark_succeeded(attempt, subscription)
-        db.session.commit()
-        return _done(token)
-    first = as_dict(stripe.subscription_first_payment(subscription))
-    if first.get("status") == "succeeded":
-        attempts.mark_succeeded(attempt, subscription)
-        db.session.commit()
-        return _done(token)
+    first = _unpaid_first_month(subscription)
+    if first is None:
+        return _monthly_done(attempt, token, subscription)
     if first.get("status") == "requires_payment_method":
         return _decline_monthly(attempt, _payment_error_message(first), _failure_id(first))
     return _json_error("The payment is still being confirmed. Please wait a moment.", 409)
+
+
+def _unpaid_first_month(subscription: dict) -> dict | None:
+    """None when the monthly gift's first month is paid (the subscription is active, or
+    its first invoice's payment succeeded); otherwise that payment, as Stripe holds it."""
+    if subscription.get("status") in ("active", "trialing"):
+        return None
+    first = as_dict(gateway().subscription_first_payment(subscription))
+    return None if first.get("status") == "succeeded" else first
+
+
+def _monthly_done(attempt: GiftAttempt, token: str, subscription: dict):
+    attempts.mark_succeeded(attempt, subscription)
+    db.session.commit()
+    return _done(token)
 
 
 def _decline_monthly(attempt: GiftAttempt, message: str, failure_id: str):
@@ -276,17 +285,11 @@ def subscribe(token: str):
             attempt = attempt_or_404(token, lock=True)
         else:
             subscription = as_dict(stripe.retrieve_subscription(attempt.stripe_subscription_id))
-        if subscription.get("status") in ("active", "trialing"):
-            attempts.mark_succeeded(attempt, subscription)
-            db.session.commit()
-            return _done(token)
-        first = as_dict(stripe.subscription_first_payment(subscription))
+        first = _unpaid_first_month(subscription)
+        if first is None:
+            return _monthly_done(attempt, token, subscription)
         if first.get("status") == "requires_action":
             return private(jsonify(kind="payment", client_secret=first["client_secret"]))
-        if first.get("status") == "succeeded":
-            attempts.mark_succeeded(attempt, subscription)
-            db.session.commit()
-            return _done(token)
         return _decline_monthly(attempt, _payment_error_message(first), _failure_id(first))
     except CardError as error:
         # Stripe refused the first month's charge outright instead of leaving the
