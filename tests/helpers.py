@@ -17,6 +17,13 @@ def csrf_token(client: FlaskClient, slug: str) -> str:
     return CSRF_PATTERN.search(page.get_data(as_text=True)).group(1)
 
 
+def page_token(client: FlaskClient, url: str) -> str:
+    """The CSRF token from a form on the page at `url`, as a browser would submit it."""
+    response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return CSRF_PATTERN.search(response.get_data(as_text=True)).group(1)
+
+
 def valid_signature(**fields: str) -> dict:
     data = {"first_name": "Ji-woo", "last_name": "Park", "email": "ji-woo@example.org",
             "postal_code": "10001", "country": "US"}

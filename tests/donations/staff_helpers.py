@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 
 from campaign.donations.models import Donation, GiftAttempt, MonthlyGift
 from campaign.extensions import db
-from tests.staff.conftest import PASSWORD, page_token
 from tests.staff.conftest import create_staff as create_staff  # a fixture, re-exported
+from tests.staff.conftest import signed_in
 
 NOON = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -127,21 +127,11 @@ def charge_refunded(local_stripe, charge_id: str) -> int:
     return stripe_client(local_stripe).v1.charges.retrieve(charge_id)["amount_refunded"]
 
 
-def signed_in_as(app: Flask, create_staff, email: str, is_admin: bool) -> FlaskClient:
-    create_staff(email=email, is_admin=is_admin)
-    client = app.test_client()
-    response = client.post("/staff/login", data={
-        "csrf_token": page_token(client, "/staff/login"), "email": email,
-        "password": PASSWORD})
-    assert response.status_code == 303
-    return client
-
-
 @pytest.fixture
 def admin(app, create_staff) -> FlaskClient:
-    return signed_in_as(app, create_staff, "ada.admin@example.org", is_admin=True)
+    return signed_in(app, create_staff, "ada.admin@example.org", is_admin=True)
 
 
 @pytest.fixture
 def editor(app, create_staff) -> FlaskClient:
-    return signed_in_as(app, create_staff, "ed.editor@example.org", is_admin=False)
+    return signed_in(app, create_staff, "ed.editor@example.org", is_admin=False)

@@ -20,7 +20,7 @@ from campaign.donations.gateway import gateway
 from campaign.donations.gift_links import CARD_SALT, MANAGE_SALT, make_token
 from campaign.extensions import db
 from tests.donations import ledger_rows
-from tests.helpers import CSRF_PATTERN
+from tests.helpers import CSRF_PATTERN, page_token
 
 
 @pytest.fixture
@@ -73,12 +73,6 @@ def gift_row(query, gift_id: int) -> tuple:
     [row] = query("SELECT status, amount, fee_covered, ended_reason, ended_at IS NOT NULL "
                   "FROM monthly_gifts WHERE id = :id", id=gift_id)
     return row
-
-
-def page_token(client, path: str) -> str:
-    page = client.get(path)
-    assert page.status_code == 200, page.status_code
-    return CSRF_PATTERN.search(page.get_data(as_text=True)).group(1)
 
 
 def test_opening_the_link_shows_the_gift_and_changes_nothing(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
@@ -11,10 +10,10 @@ from flask.testing import FlaskClient
 
 from campaign.auth.services import create_staff_user
 from campaign.extensions import db
+from tests.helpers import page_token
 from tests.letters.conftest import letter_page, write_letters  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
-CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def run_here(app: Flask, name: str, *args: object):
@@ -28,11 +27,15 @@ def page_text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-def page_token(client: FlaskClient, url: str) -> str:
-    """The CSRF token from a form on the page at `url`, as a browser would submit it."""
-    response = client.get(url)
-    assert response.status_code == 200, (url, response.status_code)
-    return CSRF_PATTERN.search(response.get_data(as_text=True)).group(1)
+def signed_in(app: Flask, create_staff, email: str, is_admin: bool) -> FlaskClient:
+    """A new client signed in as a new staff member (an admin or an editor)."""
+    create_staff(email=email, is_admin=is_admin)
+    client = app.test_client()
+    response = client.post("/staff/login", data={
+        "csrf_token": page_token(client, "/staff/login"), "email": email,
+        "password": PASSWORD})
+    assert response.status_code == 303
+    return client
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import IntegerConverter, Rule
 
-from tests.staff.conftest import PASSWORD, page_token
+from tests.helpers import page_token
+from tests.staff.conftest import signed_in
 from tests.staff.test_batches import batch_id_of, fallback_letters
 
 # Staff routes an anonymous visitor must be able to reach: how they stop being anonymous.
@@ -125,16 +126,6 @@ def a_donation(app: Flask) -> int:
         db.session.add(donation)
         db.session.commit()
         return donation.id
-
-
-def signed_in(app: Flask, create_staff, email: str, is_admin: bool) -> FlaskClient:
-    create_staff(email=email, is_admin=is_admin)
-    client = app.test_client()
-    response = client.post("/staff/login", data={
-        "csrf_token": page_token(client, "/staff/login"), "email": email,
-        "password": PASSWORD})
-    assert response.status_code == 303
-    return client
 
 
 def test_the_matrix_covers_every_route(app):

@@ -10,7 +10,8 @@ from limits import parse_many
 
 from campaign.auth.throttle import AccountThrottle, account_key
 from campaign.auth.views import LOGIN_FAILED
-from tests.staff.conftest import CSRF_PATTERN, PASSWORD, page_text, page_token
+from tests.helpers import CSRF_PATTERN
+from tests.staff.conftest import PASSWORD, page_text, page_token
 from tests.staff.test_accounts import change_password
 
 WRONG = "a wrong guess at the password"
